@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// tcplab list | run <lab|all> | clean
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { allLabs } from '../labs/index.js';
+import { runLab } from './lab/runner.js';
+import { renderText, toJson, type LabResult } from './lab/report.js';
+import type { Lab } from './lab/types.js';
+
+const USAGE = `usage:
+  tcplab list                       the labs and their cases
+  tcplab run <lab|all> [options]    run a lab (needs root: namespaces and raw sockets)
+      --case ID        only this case (repeatable)
+      --json           print the JSON report on stdout (progress goes to stderr)
+      --json-file F    also write the JSON report to F
+      --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
+      --keep           leave namespaces in place for inspection (remove with tcplab clean)
+      --slow           with 'all': include slow labs
+      --absolute       absolute sequence numbers in ladders
+      --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
+  tcplab clean                      remove what a killed run left behind (tcplab-* only)`;
+
+function fail(msg: string): never {
+  process.stderr.write(`tcplab: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function findLab(id: string): Lab {
+  const lab = allLabs.find((l) => l.id === id || `lab:${l.id}` === id);
+  if (!lab) fail(`unknown lab '${id}' (labs: ${allLabs.map((l) => l.id).join(', ')})`);
+  return lab;
+}
+
+async function cmdRun(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      case: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      'json-file': { type: 'string' },
+      pcap: { type: 'string' },
+      'no-pcap': { type: 'boolean' },
+      keep: { type: 'boolean' },
+      slow: { type: 'boolean' },
+      absolute: { type: 'boolean' },
+      'tolerance-scale': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) fail('run: name one lab, or all');
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('tcplab: labs need root (network namespaces, raw sockets, nftables): run with sudo\n');
+    return 2;
+  }
+  const which = positionals[0]!;
+  const labs = which === 'all' ? allLabs.filter((l) => values.slow || !l.slow) : [findLab(which)];
+  if (values.case?.length && labs.length !== 1) fail('--case: needs a single lab');
+  let scale: number | undefined;
+  if (values['tolerance-scale'] !== undefined) {
+    scale = Number(values['tolerance-scale']);
+    if (!Number.isFinite(scale) || scale <= 0) fail(`--tolerance-scale: must be a positive number, got '${values['tolerance-scale']}'`);
+  }
+  const pcapDir = values['no-pcap'] ? undefined : (values.pcap ?? 'tcplab-out');
+  const json = values.json ?? false;
+  const tty = !json && process.stdout.isTTY === true;
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  const results: LabResult[] = [];
+  try {
+    for (const lab of labs) {
+      process.stderr.write(`tcplab ${lab.id}: ${lab.title}\n`);
+      const r = await runLab(lab, {
+        cases: values.case,
+        pcapDir,
+        keep: values.keep,
+        toleranceScale: scale,
+        signal: ac.signal,
+        onProgress: (l) => process.stderr.write(l + '\n'),
+      });
+      results.push(r);
+      if (!json) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute }) + '\n');
+      if (ac.signal.aborted) break;
+    }
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+  const report = toJson(results);
+  const text = JSON.stringify(report, null, 2);
+  if (json) process.stdout.write(text + '\n');
+  if (values['json-file']) writeFileSync(values['json-file'], text + '\n');
+  if (ac.signal.aborted) return 130;
+  return report.verdict === 'PASS' ? 0 : 1;
+}
+
+function cmdList(): number {
+  for (const l of allLabs) {
+    process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''}: ${l.title}\n`);
+    for (const c of l.cases) process.stdout.write(`    --case ${c.id}: ${c.title}\n`);
+  }
+  return 0;
+}
+
+async function cmdClean(): Promise<number> {
+  const { cleanLeftovers } = await import('./testbed/clean.js');
+  const removed = await cleanLeftovers();
+  process.stdout.write(removed.length ? removed.map((r) => `removed ${r}`).join('\n') + '\n' : 'nothing of tcplab was left\n');
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'list': return cmdList();
+    case 'run': return cmdRun(rest);
+    case 'clean': return cmdClean();
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE + '\n');
+      return cmd === undefined ? 2 : 0;
+    default:
+      fail(`unknown command '${cmd}'`);
+  }
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    process.stderr.write(`tcplab: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = e instanceof TypeError || e instanceof RangeError ? 2 : 1;
+  },
+);

@@ -1,0 +1,207 @@
+// Runs a lab's cases, collects steps, checks and packets, and turns them into verdicts.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describeExpected, resolveExpectation, satisfies } from './expect.js';
+import { localStack, type StackInfo } from './kernel.js';
+import type { LadderColumn } from './ladder.js';
+import { packetJson, type NoteRecord, type PacketRecord } from './packets.js';
+import { worst, type CaseResult, type CheckResult, type LabResult } from './report.js';
+import { checkGap, DEFAULT_TOLERANCE, toleranceScale } from './timing.js';
+import type { CaptureSource, CaseContext, CheckSpec, Lab, TimingCheckSpec } from './types.js';
+import { writePcapFile } from '../wire/pcap.js';
+
+export interface RunOptions {
+  /** Only these case ids. */
+  cases?: readonly string[];
+  /** Folder for pcap files; undefined writes none. */
+  pcapDir?: string;
+  /** Leave namespaces and peers in place after the run for inspection. */
+  keep?: boolean;
+  toleranceScale?: number;
+  stack?: StackInfo;
+  signal?: AbortSignal;
+  /** Live progress: called for every step and note as it happens. */
+  onProgress?: (line: string) => void;
+}
+
+export function nowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+}
+
+class Context implements CaseContext {
+  readonly steps: string[] = [];
+  readonly notes: NoteRecord[] = [];
+  readonly checks: CheckResult[] = [];
+  readonly sysctls: Record<string, string> = {};
+  readonly captures: CaptureSource[] = [];
+  readonly resources: AsyncDisposable[] = [];
+  columns?: readonly [LadderColumn, LadderColumn];
+
+  constructor(
+    readonly stack: StackInfo,
+    readonly labId: string,
+    readonly caseId: string,
+    readonly signal: AbortSignal,
+    private readonly scale: number,
+    private readonly progress: (line: string) => void,
+    readonly t0: bigint,
+  ) {}
+
+  step(text: string): void {
+    this.steps.push(text);
+    this.progress(`  ${this.steps.length}. ${text}`);
+  }
+
+  note(who: string | undefined, text: string): void {
+    this.notes.push({ tsNs: nowNs(), who, text });
+    this.progress(`     · ${who ? who + ': ' : ''}${text}`);
+  }
+
+  private packetsOf(list: readonly PacketRecord[] | undefined) {
+    return (list ?? []).map((p) => packetJson(p, this.t0));
+  }
+
+  check(spec: CheckSpec): boolean {
+    const rule = resolveExpectation(spec.expect, this.stack);
+    const ok = rule ? satisfies(spec.observed, rule.expect) : false;
+    return this.record(spec, rule && { ok, expected: describeExpected(rule.expect), source: rule.source, because: rule.because });
+  }
+
+  checkTiming(spec: TimingCheckSpec): boolean {
+    const rule = resolveExpectation(spec.expectMs, this.stack);
+    const gap = spec.to.tsNs - spec.from.tsNs;
+    const base = { ...spec, observed: +(Number(gap) / 1e6).toFixed(3), packets: [spec.from, spec.to] };
+    if (!rule || typeof rule.expect !== 'number') {
+      return this.record(base, rule && { ok: satisfies(base.observed, rule.expect), expected: describeExpected(rule.expect), source: rule.source, because: rule.because });
+    }
+    // packetdrill's rule turns the expected gap into a window around it.
+    const r = checkGap(gap, rule.expect, spec.tolerance ?? DEFAULT_TOLERANCE, this.scale);
+    const expected = `${r.expectedMs} ms ± ${+r.slackMs.toFixed(3)} ms`;
+    return this.record(base, { ok: r.ok, expected, source: rule.source, because: rule.because });
+  }
+
+  private record(
+    spec: Omit<CheckSpec, 'expect'>,
+    rule: { ok: boolean; expected: string; source: string; because?: string } | undefined,
+  ): boolean {
+    const hasEvidence = (spec.packets?.length ?? 0) + (spec.sockets?.length ?? 0) + Object.keys(spec.counters ?? {}).length > 0;
+    // A verdict must rest on packets, sockets or counters, and on an expectation for this stack.
+    const verdict: CheckResult['verdict'] = !rule || !hasEvidence ? 'ERROR' : rule.ok ? 'PASS' : 'DIFFERS';
+    this.checks.push({
+      id: spec.id,
+      title: spec.title,
+      verdict,
+      expected: rule?.expected ?? `no expectation for ${this.stack.os} ${this.stack.release}`,
+      rule: rule?.source ?? 'none',
+      because: rule?.because,
+      observed: spec.observed,
+      explain: hasEvidence ? spec.explain : 'no evidence (packets, sockets or counters) was given for this check',
+      evidence: { packets: this.packetsOf(spec.packets), sockets: [...(spec.sockets ?? [])], counters: { ...(spec.counters ?? {}) } },
+      packetRecords: [...(spec.packets ?? [])],
+    });
+    this.progress(`     ${verdict === 'PASS' ? '✔' : '✘'} ${verdict} ${spec.title}: ${JSON.stringify(spec.observed)}`);
+    return verdict === 'PASS';
+  }
+
+  addCapture(source: CaptureSource): void {
+    this.captures.push(source);
+  }
+
+  setColumns(cols: readonly [LadderColumn, LadderColumn]): void {
+    this.columns = cols;
+  }
+
+  sysctl(host: string, name: string, value: string): void {
+    this.sysctls[`${host}:${name}`] = value;
+  }
+
+  use<T extends AsyncDisposable>(resource: T): T {
+    this.resources.push(resource);
+    return resource;
+  }
+
+  async sleep(ms: number, why?: string): Promise<void> {
+    if (why) this.progress(`     … waiting ${(ms / 1000).toFixed(1)} s: ${why}`);
+    await delay(ms, undefined, { signal: this.signal });
+  }
+}
+
+export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult> {
+  const stack = opts.stack ?? localStack();
+  const scale = opts.toleranceScale ?? toleranceScale();
+  const progress = opts.onProgress ?? (() => {});
+  const signal = opts.signal ?? new AbortController().signal;
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const unknown = (opts.cases ?? []).filter((c) => !lab.cases.some((k) => k.id === c));
+  if (unknown.length) {
+    throw new RangeError(`--case: lab ${lab.id} has no case ${unknown.join(', ')} (cases: ${lab.cases.map((c) => c.id).join(', ')})`);
+  }
+  const selected = lab.cases.filter((c) => !opts.cases?.length || opts.cases.includes(c.id));
+  const cases: CaseResult[] = [];
+  for (const lc of selected) {
+    progress(`case ${lc.id}: ${lc.title}`);
+    const t0 = nowNs();
+    const t = performance.now();
+    const ctx = new Context(stack, lab.id, lc.id, signal, scale, progress, t0);
+    let error: string | undefined;
+    try {
+      await lc.run(ctx);
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+      progress(`     ERROR ${error}`);
+    }
+    // Packets are read before disposal: the captures belong to resources about to go.
+    const packets = ctx.captures.flatMap((c) => c.records()).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    let pcap: string | undefined;
+    if (opts.pcapDir && ctx.captures.length) {
+      try {
+        mkdirSync(opts.pcapDir, { recursive: true });
+        pcap = join(opts.pcapDir, `${lab.id}-${lc.id}.pcap`);
+        const frames = ctx.captures.flatMap((c) => c.frames()).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+        await writePcapFile(pcap, ctx.captures[0]!.link, frames);
+      } catch (e) {
+        error ??= `writing the pcap failed: ${e instanceof Error ? e.message : String(e)}`;
+        pcap = undefined;
+      }
+    }
+    if (!opts.keep) {
+      for (const r of ctx.resources.reverse()) {
+        try {
+          await r[Symbol.asyncDispose]();
+        } catch (e) {
+          error ??= `clean-up failed: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
+    } else if (ctx.resources.length) {
+      progress(`     --keep: ${ctx.resources.length} resource(s) left in place; \`tcplab clean\` removes them`);
+    }
+    const verdicts = ctx.checks.map((c) => c.verdict);
+    if (error || ctx.checks.length === 0) verdicts.push('ERROR');
+    cases.push({
+      id: lc.id,
+      title: lc.title,
+      verdict: worst(verdicts),
+      error: error ?? (ctx.checks.length === 0 ? 'the case made no checks' : undefined),
+      durationMs: performance.now() - t,
+      steps: ctx.steps,
+      sysctls: ctx.sysctls,
+      checks: ctx.checks,
+      packets,
+      notes: ctx.notes,
+      columns: ctx.columns,
+      pcap,
+      t0,
+    });
+    if (signal.aborted) break;
+  }
+  return {
+    lab: { id: lab.id, title: lab.title, summary: lab.summary, rfcs: lab.rfcs, sources: lab.sources },
+    stack,
+    startedAt,
+    durationMs: performance.now() - started,
+    verdict: worst(cases.map((c) => c.verdict)),
+    cases,
+  };
+}
