@@ -3,7 +3,7 @@
 // truncated last record, so classic files are read with it (plus a truncation check on its leftovers)
 // and nanosecond files (magic 0xa1b23c4d, what tcpdump --time-stamp-precision=nano writes) with the
 // small reader below.
-import { createReadStream } from 'node:fs';
+import { createReadStream, type WriteStream } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { LinkType } from './types.js';
@@ -54,7 +54,7 @@ export interface PcapWriterOptions {
 export class PcapWriter {
   private error: Error | undefined;
   private closed = false;
-  private readonly stream: NodeJS.WritableStream & { once: Function };
+  private readonly stream: WriteStream;
 
   private constructor(
     private readonly fh: FileHandle,
@@ -120,10 +120,13 @@ export class PcapWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => {
-      this.stream.once('close', () => resolve());
-      this.stream.end();
-    });
+    // (A stream that failed is already closed: waiting for 'close' again would hang.)
+    if (!this.stream.closed) {
+      await new Promise<void>((resolve) => {
+        this.stream.once('close', () => resolve());
+        this.stream.end();
+      });
+    }
     await this.fh.close().catch(() => undefined); // the stream closes the handle itself
     if (this.error) throw this.error;
   }

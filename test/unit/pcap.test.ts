@@ -99,3 +99,15 @@ describe('pcap', () => {
     expect(() => w.write({ data: segs[0]!, tsNs: 1n })).toThrow(/write after close/);
   });
 });
+
+describe('pcap writer errors', () => {
+  it('a failed stream surfaces its error on close instead of hanging', async () => {
+    const w = await PcapWriter.open(join(dir, 'err.pcap'), { link: 'raw' });
+    // Simulate an I/O failure (disk full, EIO) the way fs reports one: an 'error' on the stream.
+    const stream = (w as unknown as { stream: NodeJS.EventEmitter & { destroy(e: Error): void } }).stream;
+    stream.destroy(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(() => w.write({ data: new Uint8Array(1), tsNs: 1n })).toThrow(/ENOSPC/);
+    await expect(w.close()).rejects.toThrow(/ENOSPC/);
+  });
+});
