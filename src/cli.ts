@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // tcplab list | run <lab|all> | clean
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { allLabs } from '../labs/index.js';
 import { runLab } from './lab/runner.js';
 import { renderText, toJson, type LabResult } from './lab/report.js';
 import type { Lab } from './lab/types.js';
+import type { Expectation } from './lab/expect.js';
 
 const USAGE = `usage:
   tcplab list                       the labs and their cases
@@ -18,11 +19,31 @@ const USAGE = `usage:
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
+      --expectations F      JSON file {"case/check": {"linux": [{"versions": ">=6.1", "expect": ...}]}}
+                            replacing the built-in expectations of those checks
   tcplab clean                      remove what a killed run left behind (tcplab-* only)`;
 
 function fail(msg: string): never {
   process.stderr.write(`tcplab: ${msg}\n${USAGE}\n`);
   process.exit(2);
+}
+
+function readOverrides(path: string): Record<string, Expectation> {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    fail(`--expectations: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    fail(`--expectations: ${path} must hold a JSON object of check id -> expectation`);
+  }
+  for (const [k, v] of Object.entries(data)) {
+    if (v === null || typeof v !== 'object' || !('linux' in v || 'freebsd' in v || 'other' in v)) {
+      fail(`--expectations: '${k}' must be an object with linux, freebsd or other rules`);
+    }
+  }
+  return data as Record<string, Expectation>;
 }
 
 function findLab(id: string): Lab {
@@ -45,6 +66,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       slow: { type: 'boolean' },
       absolute: { type: 'boolean' },
       'tolerance-scale': { type: 'string' },
+      expectations: { type: 'string' },
     },
   });
   if (positionals.length !== 1) fail('run: name one lab, or all');
@@ -60,6 +82,8 @@ async function cmdRun(argv: string[]): Promise<number> {
     scale = Number(values['tolerance-scale']);
     if (!Number.isFinite(scale) || scale <= 0) fail(`--tolerance-scale: must be a positive number, got '${values['tolerance-scale']}'`);
   }
+  let overrides: Record<string, Expectation> | undefined;
+  if (values.expectations !== undefined) overrides = readOverrides(values.expectations);
   const pcapDir = values['no-pcap'] ? undefined : (values.pcap ?? 'tcplab-out');
   const json = values.json ?? false;
   const tty = !json && process.stdout.isTTY === true;
@@ -76,6 +100,7 @@ async function cmdRun(argv: string[]): Promise<number> {
         pcapDir,
         keep: values.keep,
         toleranceScale: scale,
+        overrides,
         signal: ac.signal,
         onProgress: (l) => process.stderr.write(l + '\n'),
       });
