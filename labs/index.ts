@@ -1,4 +1,6 @@
 // Every lab the CLI knows, in the order `tcplab list` shows them.
 import type { Lab } from '../src/lab/types.js';
+import { reuseLab } from './reuse.js';
+import { timewaitSynLab } from './timewait-syn.js';
 
-export const allLabs: readonly Lab[] = [];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab];

@@ -1,0 +1,193 @@
+// lab:timewait-syn: a new SYN on a 4-tuple whose server side is in TIME-WAIT. A ghost prober
+// completes a crafted connection with a chosen ISN and timestamps, the server closes first, and the
+// prober sends new SYNs with ISNs above, below and equal to the old sequence space, and with newer,
+// older or no timestamps. What the server answers shows the stack's rule (Stevens' BSD rule, RFC 6191).
+import type { Expectation } from '../src/lab/expect.js';
+import type { PacketRecord } from '../src/lab/packets.js';
+import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
+import { CraftedConn } from '../src/wire/crafted.js';
+import { seqAdd, seqDiff } from '../src/wire/seq.js';
+import { counting, pair, packets, sockLine, socketOf } from './common.js';
+
+const SERVER_PORT = 8080;
+const PROBER_PORT = 33000;
+const ISN = 1_000_000;
+const TSVAL = 500_000;
+const ANSWER_WAIT_MS = 300;
+
+interface SynCase {
+  id: string;
+  title: string;
+  /** Did the old connection use timestamps? */
+  oldTs: boolean;
+  /** New ISN relative to the TIME-WAIT's rcv_nxt (the next sequence number it expects). */
+  isnDelta: number;
+  /** New TSval relative to the last TSval the TIME-WAIT saw; null: no timestamp option. */
+  tsDelta: number | null;
+  answer: Expectation;
+}
+
+const SEQ_RULE = 'tcp_timewait_state_process(): a SYN is accepted if its seq is after rcv_nxt, or if it has a newer timestamp; otherwise it is answered with an ACK';
+const BSD_RULE = 'tcp_twcheck() (sys/netinet/tcp_timewait.c): a SYN is accepted only if SEQ_GT(seq, rcv_nxt); timestamps are not consulted';
+
+const cases: SynCase[] = [
+  {
+    id: 'isn-above', title: 'ISN above the old sequence space, no timestamps', oldTs: false, isnDelta: 100_000, tsDelta: null,
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }] },
+  },
+  {
+    id: 'isn-below', title: 'ISN below the old sequence space, no timestamps', oldTs: false, isnDelta: -100_000, tsDelta: null,
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+  },
+  {
+    id: 'isn-equal', title: 'ISN equal to the next expected sequence number (rcv_nxt), no timestamps', oldTs: false, isnDelta: 0, tsDelta: null,
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+  },
+  {
+    id: 'ts-newer-isn-below', title: 'newer TSval with a lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: 1000,
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+  },
+  {
+    id: 'ts-older-isn-above', title: 'older TSval with a higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: -1000,
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }] },
+  },
+  {
+    id: 'ts-none-isn-above', title: 'old connection with timestamps, new SYN without, higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: null,
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }] },
+  },
+  {
+    id: 'ts-none-isn-below', title: 'old connection with timestamps, new SYN without, lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: null,
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+  },
+];
+
+function classify(r: PacketRecord | undefined): string {
+  if (!r) return 'nothing';
+  const f = r.segment.flags;
+  if (f.includes('R')) return 'RST';
+  if (f === 'S.') return 'SYN-ACK';
+  if (f.includes('.')) return 'ACK';
+  return f;
+}
+
+function labCase(sc: SynCase): LabCase {
+  return {
+    id: sc.id,
+    title: sc.title,
+    async run(ctx: CaseContext) {
+      const p = await pair(ctx, ['prober', 'server'], { server: { 'net.ipv4.tcp_timestamps': 1 } }, { port: SERVER_PORT }, 'a');
+      const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
+      const sAddr = p.bAddr;
+      const point = `${p.a.name}:${p.a.iface('server').ifname}`;
+      ctx.setColumns([{ label: 'prober', addrs: [ghost.addr] }, { label: 'server', addrs: [sAddr] }]);
+      const srv = await p.b.peer();
+      const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
+      ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr}`);
+
+      const conn = new CraftedConn(p.wire, { src: ghost.addr, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, isn: ISN, ...(sc.oldTs ? { tsval: TSVAL } : {}) });
+      ctx.step(`prober opens a crafted connection: ISN ${ISN}, ${sc.oldTs ? `timestamps from TSval ${TSVAL}` : 'no timestamps'}`);
+      const synAck = await conn.connect();
+      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+      ctx.step('the server closes first; the prober acknowledges its FIN and sends its own');
+      await srv.call('close', { sock: acc.sock });
+      ctx.note('server', 'close(): the server closes first');
+      await conn.expectFin();
+      await conn.close();
+      const oldSrvSndNxt = seqAdd(synAck.segment!.seq, 2); // SYN and FIN, no data
+      const twRcvNxt = conn.sndNxt;
+      const lastTs = conn.tsval === undefined ? undefined : (conn.tsval - 1) >>> 0;
+      const local = { addr: sAddr, port: SERVER_PORT };
+      const remote = { addr: ghost.addr, port: PROBER_PORT };
+      let tw = await socketOf(p.b, local, remote);
+      for (let i = 0; i < 50 && tw?.state !== 'TIME-WAIT'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        tw = await socketOf(p.b, local, remote);
+      }
+      ctx.check({
+        id: 'server-time-wait',
+        title: 'the server, which closed first, holds the 4-tuple in TIME-WAIT',
+        expect: { linux: [{ versions: '*', expect: 'TIME-WAIT' }], freebsd: [{ versions: '*', expect: 'TIME-WAIT' }] },
+        observed: tw?.state ?? 'gone',
+        sockets: tw ? [sockLine(tw)] : ['(no socket for the 4-tuple)'],
+      });
+
+      const isn = seqAdd(twRcvNxt, sc.isnDelta);
+      const ts = sc.tsDelta === null || lastTs === undefined ? null : { val: (lastTs + sc.tsDelta) >>> 0, ecr: 0 };
+      const rel = sc.isnDelta === 0 ? 'equal to' : `${Math.abs(sc.isnDelta)} ${sc.isnDelta > 0 ? 'above' : 'below'}`;
+      ctx.step(`prober sends a new SYN on the same 4-tuple: ISN ${isn} (${rel} rcv_nxt ${twRcvNxt}), ${ts ? `TSval ${ts.val} (${sc.tsDelta! > 0 ? 'newer' : 'older'} than ${lastTs})` : 'no timestamp'}`);
+      const { result: since, moved } = await counting(p.b, async () => {
+        const t = conn.syn(isn, ts);
+        await new Promise((r) => setTimeout(r, ANSWER_WAIT_MS));
+        return t;
+      });
+      const fromServer = (x: PacketRecord) => x.segment.src === sAddr && x.segment.sport === SERVER_PORT && x.segment.dport === PROBER_PORT;
+      const newSyn = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.flags === 'S' && x.segment.src === ghost.addr)[0];
+      const reply = packets(p.wire, point, (x) => x.tsNs >= since && fromServer(x))[0];
+      const answer = classify(reply);
+      ctx.check({
+        id: 'answer',
+        title: 'what the server answers to the new SYN',
+        expect: sc.answer,
+        observed: answer,
+        packets: [newSyn, reply].filter((x): x is PacketRecord => !!x),
+        counters: Object.fromEntries(Object.entries(moved).filter(([k]) => k.startsWith('TcpExt.') || k.startsWith('Tcp.'))),
+        explain: reply
+          ? answer === 'ACK'
+            ? `ACK ${reply.segment.ack} (the old connection's rcv_nxt ${twRcvNxt}): the TIME-WAIT kept the 4-tuple and restated where it is`
+            : answer === 'SYN-ACK'
+              ? `the TIME-WAIT gave way to a new connection; SYN-ACK ISN ${reply.segment.seq}`
+              : undefined
+          : `no answer within ${ANSWER_WAIT_MS} ms`,
+      });
+      if (reply && answer === 'SYN-ACK') {
+        ctx.check({
+          id: 'new-isn',
+          title: "the SYN-ACK's ISN relative to the old connection's snd_nxt",
+          expect: { linux: [{ versions: '*', expect: 65537, because: 'tcp_timewait_state_process(): isn = tw_snd_nxt + 65535 + 2, so the new incarnation starts above the old one' }] },
+          observed: seqDiff(reply.segment.seq, oldSrvSndNxt),
+          packets: [reply],
+        });
+      }
+      if (reply && answer === 'ACK') {
+        ctx.check({
+          id: 'ack-restates',
+          title: "the ACK carries the TIME-WAIT's sequence numbers (snd_nxt, rcv_nxt)",
+          expect: { linux: [{ versions: '*', expect: true }] },
+          observed: reply.segment.seq === oldSrvSndNxt && reply.segment.ack === twRcvNxt,
+          packets: [reply],
+        });
+      }
+      const after = await socketOf(p.b, local, remote);
+      ctx.check({
+        id: 'time-wait-after',
+        title: 'the server socket of the 4-tuple after the SYN',
+        expect: answer === 'SYN-ACK'
+          ? { linux: [{ versions: '*', expect: 'SYN-RECV', because: 'the TIME-WAIT was descheduled and the SYN went to the listener' }] }
+          : { linux: [{ versions: '*', expect: 'TIME-WAIT', because: 'a rejected SYN leaves the TIME-WAIT in place' }] },
+        observed: after?.state ?? 'gone',
+        sockets: after ? [sockLine(after)] : ['(no socket for the 4-tuple)'],
+      });
+      if (sc.tsDelta !== null && sc.tsDelta < 0) {
+        ctx.check({
+          id: 'paws-counter',
+          title: 'the PAWS rejection is counted (TcpExt.PAWSTimewait)',
+          expect: { linux: [{ versions: '*', expect: 1, because: 'tcp_timewait_state_process() increments LINUX_MIB_PAWSTIMEWAIT' }] },
+          observed: moved['TcpExt.PAWSTimewait'] ?? 0,
+          counters: moved,
+        });
+      }
+    },
+  };
+}
+
+export const timewaitSynLab: Lab = {
+  id: 'timewait-syn',
+  title: "a new SYN on a 4-tuple in TIME-WAIT (Stevens' BSD rule, RFC 6191)",
+  summary:
+    'The server closed first and holds TIME-WAIT. A prober speaking from a ghost address sends a new SYN on the ' +
+    'same 4-tuple, with an ISN above, below or equal to the old sequence space and with newer, older or no ' +
+    'timestamps. Does the stack open a new connection, or answer with an ACK of the old one?',
+  rfcs: ['RFC 1122 §4.2.2.13', 'RFC 6191', 'RFC 7323 §5 (PAWS)', 'Linux tcp_timewait_state_process()', 'FreeBSD tcp_twcheck()'],
+  sources: ['W. R. Stevens, TCP/IP Illustrated vol. 2, §28.6 and §27.8', 'the seeds on TIME_WAIT under Linux, Windows and Solaris'],
+  cases: cases.map(labCase),
+};
