@@ -188,6 +188,6 @@ export const timewaitSynLab: Lab = {
     'same 4-tuple, with an ISN above, below or equal to the old sequence space and with newer, older or no ' +
     'timestamps. Does the stack open a new connection, or answer with an ACK of the old one?',
   rfcs: ['RFC 1122 §4.2.2.13', 'RFC 6191', 'RFC 7323 §5 (PAWS)', 'Linux tcp_timewait_state_process()', 'FreeBSD tcp_twcheck()'],
-  sources: ['W. R. Stevens, TCP/IP Illustrated vol. 2, §28.6 and §27.8', 'the seeds on TIME_WAIT under Linux, Windows and Solaris'],
+  sources: ['W. R. Stevens, TCP/IP Illustrated vol. 2 (tcp_input: a SYN received in TIME_WAIT)', 'notes on TIME_WAIT under Linux, Windows and Solaris (the seeds)'],
   cases: cases.map(labCase),
 };
