@@ -133,6 +133,11 @@ export class PeerClient implements AsyncDisposable {
   setsockopt(a: Args<'setsockopt'>) { return this.call('setsockopt', a); }
   info(a: Args<'info'>) { return this.call('info', a); }
 
+  /** Immediate SIGKILL (the synchronous exit path); prefer dispose(). */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+
   /** Closes stdin (the peer closes its sockets and exits); kills it if it has not exited within 2 s. */
   async dispose(): Promise<void> {
     if (this.exited) return;
