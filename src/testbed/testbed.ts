@@ -76,10 +76,11 @@ export class Testbed implements AsyncDisposable {
   private ghostSeq = 0;
   readonly journal: Journal;
 
-  private constructor(readonly runId: string, readonly ipv6: boolean, private readonly hooks: boolean) {
+  private constructor(readonly runId: string, readonly ipv6: boolean, hooks: boolean) {
+    // Hooks before the first side effect: a signal from here on finds everything in the undo list.
+    track(this, hooks);
     this.journal = new Journal(runId);
     this.undo.push({ label: 'journal', phase: 1, run: async () => this.journal.remove(), sync: () => this.journal.remove() });
-    track(this, hooks);
   }
 
   static async create(opts: TestbedOptions = {}): Promise<Testbed> {
