@@ -69,7 +69,8 @@ export async function cleanLeftovers(opts: CleanOptions = {}): Promise<CleanRepo
     if (!wanted(l)) continue;
     const r = await run('ip', ['link', 'del', l]);
     if (r.code === 0) rep.links.push(l);
-    else rep.errors.push(`link ${l}: ${r.stderr.trim()}`);
+    // deleting one end of a veth pair takes the other with it
+    else if (!/Cannot find device/.test(r.stderr)) rep.errors.push(`link ${l}: ${r.stderr.trim()}`);
   }
   for (const t of await listRootNftTables()) {
     if (!wanted(t.name)) continue;

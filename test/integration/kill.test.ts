@@ -1,7 +1,7 @@
 // Kill a lab-like run at random moments with SIGINT, SIGTERM or SIGKILL: afterwards (and after
 // cleanLeftovers() for SIGKILL) nothing of it may remain, and root-namespace sysctls are unchanged.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,8 @@ import { requireRoot } from '../helpers/root.js';
 import { ensureBuilt } from './testbed-build.js';
 import { cleanLeftovers, listNamespaces, listRootLinks, listRootNftTables } from '../../src/testbed/clean.js';
 import { isAlive } from '../../src/testbed/journal.js';
-import { journalPath, newRunId } from '../../src/testbed/names.js';
+import { journalPath, newRunId, RUN_DIR } from '../../src/testbed/names.js';
+import { run } from '../../src/testbed/exec.js';
 
 const scenario = new URL('../fixtures/testbed-kill-scenario.mjs', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,5 +116,55 @@ describe('killed runs leave nothing behind', () => {
     console.log(`kill runs (${Date.now() - t0} ms): ${seen.join(' ')}`);
     // the randomness must actually have hit both set-up and steady state
     expect(seen.some((s) => s.endsWith('@ready'))).toBe(true);
+  });
+
+  // In the same file as the kill runs (sequential): this briefly changes a root-namespace sysctl.
+  it('cleanLeftovers leaves live runs alone and removes a dead run: links, nft tables, root sysctls, journal', async () => {
+    // A live run in another process is skipped.
+    const liveId = newRunId();
+    const child = spawn(process.execPath, [scenario, liveId], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => createInterface({ input: child.stdout! }).on('line', (l) => {
+      if ((JSON.parse(l) as { step: string }).step === 'ready') res();
+    }));
+    const skip = await cleanLeftovers({ runIds: [liveId] });
+    expect(skip.namespaces).toEqual([]);
+    expect(skip.skippedLive).toEqual(expect.arrayContaining([`tcplab-${liveId}-client`, `tcplab-${liveId}-server`]));
+    expect((await listNamespaces()).filter((n) => n.includes(liveId))).toHaveLength(2);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    expect((await listNamespaces()).filter((n) => n.includes(liveId))).toEqual([]);
+
+    // A dead run's leftovers in the root namespace: a veth pair, an nft table, a changed sysctl.
+    const deadId = newRunId();
+    const key = 'net.ipv4.tcp_fin_timeout';
+    const path = `/proc/sys/${key.replace(/\./g, '/')}`;
+    const orig = readFileSync(path, 'utf8').trim();
+    const dead = spawn('sleep', ['0']);
+    await new Promise((r) => dead.once('exit', r));
+    mkdirSync(RUN_DIR, { recursive: true });
+    writeFileSync(journalPath(deadId), JSON.stringify({ runId: deadId, pid: dead.pid, startedAt: '', namespaces: [], sysctls: [{ netns: null, key, before: orig }] }));
+    try {
+      await run('ip', ['link', 'add', `tcplab-${deadId}0a`, 'type', 'veth', 'peer', 'name', `tcplab-${deadId}0b`]);
+      await run('nft', ['add', 'table', 'inet', `tcplab-${deadId}`]);
+      writeFileSync(path, String(Number(orig) + 1));
+      await run('ip', ['netns', 'add', `tcplab-${deadId}-x`]);
+      const sleeper = spawn('ip', ['netns', 'exec', `tcplab-${deadId}-x`, 'sleep', '60']);
+      await sleep(200);
+      const rep = await cleanLeftovers({ runIds: [deadId] });
+      expect(rep.errors).toEqual([]);
+      expect(rep.namespaces).toEqual([`tcplab-${deadId}-x`]);
+      expect(rep.killedPids).toContain(sleeper.pid);
+      expect(rep.links.length).toBe(1); // deleting one end of a veth removes both
+      expect(rep.links[0]).toMatch(new RegExp(`^tcplab-${deadId}0[ab]$`));
+      expect(rep.nftTables).toEqual([`inet tcplab-${deadId}`]);
+      expect(rep.sysctlsRestored).toEqual([{ key, value: orig }]);
+      expect(readFileSync(path, 'utf8').trim()).toBe(orig);
+      expect(await leftovers(deadId, [sleeper.pid!])).toMatchObject({ namespaces: [], links: [], nft: [], processes: [], journal: false });
+    } finally {
+      writeFileSync(path, orig);
+      await run('ip', ['link', 'del', `tcplab-${deadId}0a`]);
+      await run('nft', ['delete', 'table', 'inet', `tcplab-${deadId}`]);
+      await run('ip', ['netns', 'del', `tcplab-${deadId}-x`]);
+    }
   });
 });
