@@ -1,0 +1,6 @@
+// The wire layer in one import: types, encode/decode, matching, raw sockets and the Wire.
+export * from './types.js';
+export * from './segment.js';
+export * from './match.js';
+export * from './netns.js';
+export * from './wire.js';
