@@ -2,8 +2,8 @@
 // we never look at) and evaluated exactly in JS on decoded segments (the BPF cannot see IPv6 extension
 // headers; the JS match is the truth).
 import { isIP } from 'node:net';
-import type { FlagName, FlagsInput, Segment } from './types.js';
-import { FLAG_BITS } from './types.js';
+import { parseFlags } from './flags.js';
+import type { FlagsInput, Segment } from './types.js';
 
 export interface Match {
   /** Source address or prefix ('198.18.0.2', '198.18.0.0/15', '2001:2::/48'). */
@@ -111,33 +111,15 @@ function prefixWords(p: Prefix): Array<{ word: number; value: number; mask: numb
 
 // ---- flags -------------------------------------------------------------------------------------------
 
-const LETTERS: Record<string, number> = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, '.': 0x10, U: 0x20, E: 0x40, W: 0x80 };
-
-/** Flag bits from tcpdump letters ('S.', 'R'), names (['SYN', 'ACK']) or a byte. TypeError naming the field. */
+/** Flag bits via parseFlags (flags.ts), with errors naming the match field instead of 'flags'. */
 export function flagBitsOf(input: FlagsInput, field: string): number {
-  if (typeof input === 'number') {
-    if (!Number.isInteger(input) || input < 0 || input > 0xff) throw new RangeError(`${field}: flag byte must be 0..255`);
-    return input;
+  try {
+    return parseFlags(input);
+  } catch (e) {
+    if (e instanceof TypeError) throw new TypeError(e.message.replace(/^flags:/, `${field}:`));
+    if (e instanceof RangeError) throw new RangeError(e.message.replace(/^flags:/, `${field}:`));
+    throw e;
   }
-  if (typeof input === 'string') {
-    let bits = 0;
-    for (const ch of input) {
-      const b = LETTERS[ch];
-      if (b === undefined) throw new TypeError(`${field}: unknown flag letter '${ch}' in '${input}' (use tcpdump letters F S R P U E W and '.' for ACK)`);
-      bits |= b;
-    }
-    return bits;
-  }
-  if (Array.isArray(input)) {
-    let bits = 0;
-    for (const name of input as readonly string[]) {
-      const b = FLAG_BITS[name as FlagName];
-      if (b === undefined) throw new TypeError(`${field}: unknown flag name '${name}' (use ${Object.keys(FLAG_BITS).join(', ')})`);
-      bits |= b;
-    }
-    return bits;
-  }
-  throw new TypeError(`${field}: flags must be tcpdump letters ('S.'), a list of names (['SYN','ACK']) or a byte`);
 }
 
 // ---- validation --------------------------------------------------------------------------------------

@@ -109,14 +109,12 @@ class CapturedPacket implements Captured {
   private run(): void {
     if (this.decoded) return;
     this.decoded = true;
-    const r = decode(this.data, 'ethernet');
+    const r = decode(this.data, 'ethernet', { offloaded: this.csumOffloaded });
     if (!r.ok) {
       this.err = `${r.error} (at ${r.layer})`;
       return;
     }
-    let seg = r.segment;
-    if (this.csumOffloaded && seg.checksum.tcp === 'bad') seg = { ...seg, checksum: { ...seg.checksum, tcp: 'offloaded' } };
-    this.seg = seg;
+    this.seg = r.segment;
   }
   get segment(): Segment | undefined {
     this.run();

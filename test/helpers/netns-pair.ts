@@ -88,6 +88,9 @@ export function createNetnsPair(): NetnsPair {
     const macB = mac(b, ifB);
     ip(['-n', b, 'neigh', 'add', pair.ghost, 'lladdr', macA, 'dev', ifB, 'nud', 'permanent']);
     ip(['-n', b, 'neigh', 'add', pair.ghost6, 'lladdr', macA, 'dev', ifB, 'nud', 'permanent']);
+    // Static entries for b's addresses on a too: no ARP/ND round (IPv6 ND on a fresh veth can stall).
+    ip(['-n', a, 'neigh', 'add', pair.ipB, 'lladdr', macB, 'dev', ifA, 'nud', 'permanent']);
+    ip(['-n', a, 'neigh', 'add', pair.ip6B, 'lladdr', macB, 'dev', ifA, 'nud', 'permanent']);
     return {
       ...pair, macA, macB,
       exec: (ns, cmd, args) => execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8' }),
