@@ -1,5 +1,4 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { ensureBuilt } from './testbed-build.js';
@@ -8,6 +7,7 @@ import { delta } from '../../src/testbed/counters.js';
 import { listNamespaces } from '../../src/testbed/clean.js';
 import { journalPath } from '../../src/testbed/names.js';
 import { run } from '../../src/testbed/exec.js';
+import { Wire } from '../../src/wire/wire.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rootRead = (key: string) => readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8').trim();
@@ -155,37 +155,30 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     const l = await ps.listen({ addr: s.addr(), port: 8080 });
     const conn = await pc.connect({ addr: s.addr(), port: 8080, timeoutMs: 2000 });
     const a = await ps.accept({ sock: l.sock, timeoutMs: 2000 });
-    // Capture on the server's side of the link (tcpdump until `wire` is merged).
-    const ifname = s.iface().ifname;
-    const dump = spawn('ip', ['netns', 'exec', s.netns, 'tcpdump', '-i', ifname, '-n', '-l', '-S', 'tcp port 8080']);
-    let out = '';
-    dump.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((res, rej) => {
-      const t = setTimeout(() => rej(new Error('tcpdump did not start')), 5000);
-      dump.stderr.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening on')) {
-          clearTimeout(t);
-          res();
-        }
-      });
-    });
+    // Capture on the server's side of the link.
+    await using wire = await Wire.open({ netns: s.netns, ifname: s.iface().ifname, filter: { port: 8080 } });
     const before = await s.counters();
     await using imp = await c.impair({ dir: 'out', match: { tcpFlags: 'ack-only', sport: conn.localPort, dport: 8080 } });
     await pc.close({ sock: conn.sock });
     expect((await ps.recv({ sock: a.sock, timeoutMs: 2000 })).eof).toBe(true);
     await ps.close({ sock: a.sock });
-    await sleep(1300); // FIN RTO ~200 ms, doubling: 2-3 retransmissions
+    await sleep(1700); // TLP ~200 ms, then RTO 200, 400, 800 ms: 3-4 retransmissions
     const la = await s.sockets({ state: 'LAST-ACK' });
-    dump.kill('SIGINT');
-    await new Promise((r) => dump.once('exit', r));
     expect(la).toHaveLength(1);
     expect(la[0]!.peer.port).toBe(conn.localPort);
     expect(la[0]!.timer?.kind).toBe('on');
     expect(await imp.dropped()).toBeGreaterThanOrEqual(2);
-    const fins = out.split('\n').filter((line) => line.includes(`${s.addr()}.8080 >`) && /Flags \[F\.?\]/.test(line));
-    expect(fins.length).toBeGreaterThanOrEqual(3);
-    const seqs = new Set(fins.map((line) => /seq (\d+)/.exec(line)?.[1]));
-    expect(seqs.size).toBe(1); // the same FIN, retransmitted
+    const fins = wire.captured.filter((p) => p.dir === 'out' && p.segment?.flags.includes('F'));
+    expect(fins.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(fins.map((p) => p.segment!.seq)).size).toBe(1); // the same FIN, retransmitted
+    // Backoff: the first retransmission is a tail loss probe (~RTO_MIN for one packet out), then the
+    // RTO doubles. Gaps never shrink (beyond timer slack) and the last clearly exceeds the first.
+    const gaps = fins.slice(1).map((p, i) => Number(p.tsNs - fins[i]!.tsNs) / 1e6);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]! * 0.85);
+    expect(gaps[gaps.length - 1]!).toBeGreaterThan(gaps[0]! * 1.5);
+    // and no ACK of that FIN ever reached the server
+    const finSeq = fins[0]!.segment!.seq;
+    expect(wire.captured.filter((p) => p.dir === 'in' && p.segment!.ack === (finSeq + 1) >>> 0)).toEqual([]);
     expect(delta(before, await s.counters()).Tcp.RetransSegs).toBeGreaterThanOrEqual(2);
     // Lifting the impairment lets the next retransmitted FIN be acked: LAST-ACK goes away.
     await imp.dispose();
