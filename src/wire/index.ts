@@ -1,0 +1,8 @@
+// The wire layer in one import: types, encode/decode, matching, raw sockets and the Wire.
+export * from './types.js';
+export * from './segment.js';
+export * from './flags.js';
+export * from './seq.js';
+export * from './match.js';
+export * from './netns.js';
+export * from './wire.js';

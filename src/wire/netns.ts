@@ -1,0 +1,117 @@
+// Typed face of native/netns.cc, native/sender.cc and native/capture.cc (the raw sockets).
+import { native } from './native.js';
+import type { BpfInsn } from './match.js';
+
+export interface InterfaceInfo {
+  ifindex: number;
+  /** 'aa:bb:cc:dd:ee:ff' */
+  mac: string;
+  mtu: number;
+}
+
+/** ifindex, MAC and MTU of an interface, looked up inside `netns` (the current one when omitted). */
+export function interfaceInfo(ifname: string, netns?: string): InterfaceInfo {
+  return native().interfaceInfo(ifname, netns) as InterfaceInfo;
+}
+
+/** 'dev:inode' of the calling thread's network namespace. */
+export function threadNetnsId(): string {
+  return native().threadNetnsId() as string;
+}
+
+/** 'dev:inode' of a named namespace (entered and left through the native guard). */
+export function netnsId(netns: string): string {
+  return native().netnsId(netns) as string;
+}
+
+/** CLOCK_REALTIME in ns: the clock of capture timestamps (SO_TIMESTAMPNS), so the two can be compared. */
+export function realtimeNs(): bigint {
+  return native().realtimeNs() as bigint;
+}
+
+export interface TemplateStamp {
+  seqStart?: number;
+  seqStep?: number;
+  sportStart?: number;
+  sportStep?: number;
+  tsvalStart?: number;
+  tsvalStep?: number;
+}
+
+/** Raw IPv4 (IP_HDRINCL) and IPv6 (IPV6_HDRINCL) sockets; the destination comes from each header. */
+export interface RawSender {
+  send(datagram: Uint8Array): void;
+  sendBatch(datagrams: readonly Uint8Array[]): number;
+  sendTemplate(template: Uint8Array, count: number, stamp?: TemplateStamp): number;
+  close(): void;
+  readonly closed: boolean;
+}
+export interface RawSenderOptions {
+  netns?: string;
+  /** SO_BINDTODEVICE */
+  device?: string;
+}
+export function openRawSender(opts: RawSenderOptions = {}): RawSender {
+  const Ctor = native().RawSender as new (o: RawSenderOptions) => RawSender;
+  return new Ctor(opts);
+}
+
+/** AF_PACKET SOCK_RAW on one interface: whole L2 frames. */
+export interface PacketSender {
+  send(frame: Uint8Array): void;
+  sendBatch(frames: readonly Uint8Array[]): number;
+  close(): void;
+  readonly closed: boolean;
+  readonly ifindex: number;
+}
+export function openPacketSender(opts: { ifname: string; netns?: string }): PacketSender {
+  const Ctor = native().PacketSender as new (o: { ifname: string; netns?: string }) => PacketSender;
+  return new Ctor(opts);
+}
+
+/** One packet as the native capture hands it over. */
+export interface RawCaptured {
+  data: Buffer;
+  tsNs: bigint;
+  dir: 'in' | 'out';
+  ifindex: number;
+  /** TP_STATUS_CSUMNOTREADY: the checksum is left to the NIC (veth tx offload), not wrong. */
+  csumOffloaded: boolean;
+  /** Length on the wire (data is never truncated below 64 KiB). */
+  origLen: number;
+}
+export interface CaptureStats {
+  /** Packets the filter accepted (including dropped ones). */
+  received: number;
+  /** Dropped by the kernel for lack of socket buffer space. */
+  dropped: number;
+  readErrors: number;
+}
+export interface NativeCapture {
+  pause(): void;
+  resume(): void;
+  close(): void;
+  stats(): CaptureStats;
+  setFilter(prog: readonly BpfInsn[]): void;
+  ref(): void;
+  unref(): void;
+  readonly closed: boolean;
+  readonly ifindex: number;
+}
+export interface CaptureOptions {
+  ifname: string;
+  netns?: string;
+  filter?: readonly BpfInsn[];
+  onPackets: (batch: RawCaptured[]) => void;
+  /** Packets per recvmmsg (1..1024, default 64). */
+  batch?: number;
+  /** Packets read per loop turn before yielding to timers (default 512). */
+  maxPerWake?: number;
+  /** Socket receive buffer in bytes (default 8 MiB). */
+  rcvbuf?: number;
+}
+/** Opens an AF_PACKET capture; bound and filtered when this returns. */
+export function openCapture(opts: CaptureOptions): NativeCapture {
+  const Ctor = native().Capture as new (o: CaptureOptions) => NativeCapture;
+  return new Ctor(opts);
+}
