@@ -80,7 +80,8 @@ describe('Wire', () => {
   });
 
   it('expect() times out with a clear error listing what was seen; expectNone() fails on a match', async () => {
-    await using wire = await Wire.open({ netns: pair.a, ifname: pair.ifA, filter: { host: pair.ghost } });
+    // port 40300 only: the listener in b keeps retransmitting SYN-ACKs to the ghost from earlier tests.
+    await using wire = await Wire.open({ netns: pair.a, ifname: pair.ifA, filter: { host: pair.ghost, port: 40300 } });
     const t0 = wire.now();
     wire.send({ src: pair.ghost, dst: pair.ipB, sport: 40300, dport: 8081, seq: 9, flags: 'S', ip: { id: 1 } });
     const err = await wire.expect({ flags: { set: 'F' } }, { within: 300, since: t0 }).catch((e: unknown) => e);
