@@ -142,11 +142,12 @@ class Capture : public Napi::ObjectWrap<Capture> {
     }
 
     slots_.resize(size_t(batch_));
-    data_.resize(size_t(batch_) * kSnap);
+    // Uninitialized on purpose: pages are only touched (and counted in RSS) as packets land in them.
+    data_.reset(new uint8_t[size_t(batch_) * kSnap]);
     msgs_.resize(size_t(batch_));
     for (int i = 0; i < batch_; i++) {
       Slot& s = slots_[size_t(i)];
-      s.iov = iovec{data_.data() + size_t(i) * kSnap, kSnap};
+      s.iov = iovec{data_.get() + size_t(i) * kSnap, kSnap};
     }
 
     onPackets_ = Napi::Persistent(o.Get("onPackets").As<Napi::Function>());
@@ -192,10 +193,15 @@ class Capture : public Napi::ObjectWrap<Capture> {
     box_->poll.data = box_;
     uv_close(reinterpret_cast<uv_handle_t*>(&box_->poll), [](uv_handle_t* h) {
       PollBox* b = static_cast<PollBox*>(h->data);
-      ::close(b->fd);
+      ClosePacketSocket(b->fd);
       delete b;
     });
     box_ = nullptr;
+    // Release the receive buffers now rather than when the JS object is collected. Safe inside the
+    // callback: Drain() has copied the batch out already and stops once box_ is null.
+    data_.reset();
+    std::vector<Slot>().swap(slots_);
+    std::vector<mmsghdr>().swap(msgs_);
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
@@ -363,7 +369,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   int ifindex_ = 0;
   uint64_t received_ = 0, dropped_ = 0, readErrors_ = 0;
   std::vector<Slot> slots_;
-  std::vector<uint8_t> data_;
+  std::unique_ptr<uint8_t[]> data_;
   std::vector<mmsghdr> msgs_;
   Napi::FunctionReference onPackets_;
   std::unique_ptr<Napi::AsyncContext> asyncCtx_;
