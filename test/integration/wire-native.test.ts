@@ -1,6 +1,6 @@
 // The raw sockets against a real kernel: a ghost-address SYN from namespace a to a listener in b, captured
 // on a's veth. Packets are built and parsed by hand here so this test does not depend on the encoder.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
@@ -176,6 +176,22 @@ describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
     expect(calls).toBe(1);
     expect(cap.closed).toBe(true);
     expect(() => cap.stats()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+  });
+
+  it('without privileges: EPERM with the setcap hint; an exception in onPackets reaches uncaughtException', () => {
+    const addon = JSON.stringify(addonPath());
+    const unpriv = `const a=require(${addon});for(const f of [()=>new a.RawSender({}),()=>new a.Capture({ifname:'lo',onPackets(){}})])` +
+      `{try{f();console.log('opened')}catch(e){console.log(e.code,e.errno,/setcap/.test(e.message))}}`;
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', unpriv], { encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(['EPERM 1 true', 'EPERM 1 true']);
+
+    // A throwing consumer: reported as uncaught, the capture survives and can be closed from the handler.
+    const throwing = `const a=require(${addon});let n=0;` +
+      `const c=new a.Capture({ifname:'lo',onPackets(){n++;throw new Error('consumer bug')}});` +
+      `process.on('uncaughtException',(e)=>{console.log('uncaught',e.message,n);c.close();});` +
+      `const s=new a.RawSender({});const b=Buffer.from('${buildTcp4({ src: '127.0.0.1', dst: '127.0.0.1', sport: 1, dport: 9, seq: 1, flags: 0x10 }).toString('hex')}','hex');s.send(b);s.close();`;
+    const out2 = execFileSync('ip', ['netns', 'exec', pair.a, process.execPath, '-e', throwing], { encoding: 'utf8', timeout: 10_000 });
+    expect(out2.trim().split('\n')[0]).toBe('uncaught consumer bug 1');
   });
 
   it('open/close cycles leak no file descriptors, uv handles or buffers', async () => {
