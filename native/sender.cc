@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "checksum.h"
@@ -42,6 +43,15 @@ void SendAll(Napi::Env env, int fd, struct mmsghdr* msgs, size_t n, const char* 
       throw SysError(env, "sendmmsg", errno, std::string(what) + ": sent " + std::to_string(sent) + " of " + std::to_string(n));
     }
     sent += size_t(r);
+  }
+}
+
+void ClosePacketSocket(int fd) {
+  if (fd < 0) return;
+  try {
+    std::thread([fd] { ::close(fd); }).detach();
+  } catch (...) {
+    ::close(fd);  // no thread available: pay the wait here rather than leak the fd
   }
 }
 
@@ -358,7 +368,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
 
  private:
   void DoClose() {
-    if (fd_ >= 0) ::close(fd_);
+    ClosePacketSocket(fd_);
     fd_ = -1;
   }
   void CheckOpen(Napi::Env env) {

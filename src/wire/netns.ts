@@ -77,7 +77,7 @@ export interface RawCaptured {
   ifindex: number;
   /** TP_STATUS_CSUMNOTREADY: the checksum is left to the NIC (veth tx offload), not wrong. */
   csumOffloaded: boolean;
-  /** Length on the wire (data is never truncated below 64 KiB). */
+  /** Length on the wire (data is never truncated below 64 KiB). data is a view into its batch's Buffer. */
   origLen: number;
 }
 export interface CaptureStats {
@@ -112,6 +112,29 @@ export interface CaptureOptions {
 }
 /** Opens an AF_PACKET capture; bound and filtered when this returns. */
 export function openCapture(opts: CaptureOptions): NativeCapture {
-  const Ctor = native().Capture as new (o: CaptureOptions) => NativeCapture;
-  return new Ctor(opts);
+  if (opts === null || typeof opts !== 'object') throw new TypeError('options: must be an object {ifname, netns?, filter?, onPackets}');
+  const { onPackets } = opts;
+  if (typeof onPackets !== 'function') throw new TypeError('onPackets: must be a function(batch)');
+  // The addon hands over a batch as columns (one Buffer, per-packet metadata, timestamps); the objects are
+  // built here, where V8 makes them cheaply.
+  const onBatch = (data: Buffer, meta: Uint32Array, ts: BigUint64Array): void => {
+    const n = ts.length;
+    const out = new Array<RawCaptured>(n);
+    for (let i = 0; i < n; i++) {
+      const m = i * 5;
+      const off = meta[m]!;
+      const flags = meta[m + 4]!;
+      out[i] = {
+        data: data.subarray(off, off + meta[m + 1]!),
+        tsNs: ts[i]!,
+        dir: flags & 1 ? 'out' : 'in',
+        ifindex: meta[m + 3]!,
+        csumOffloaded: (flags & 2) !== 0,
+        origLen: meta[m + 2]!,
+      };
+    }
+    onPackets(out);
+  };
+  const Ctor = native().Capture as new (o: object) => NativeCapture;
+  return new Ctor({ ...opts, onPackets: onBatch });
 }

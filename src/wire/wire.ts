@@ -1,5 +1,6 @@
 // Wire: the typed face of send + capture on one interface. Labs send Segments and read Captured packets.
 import { decode, encode } from './segment.js';
+import { PcapWriter, type PcapResolution } from './pcap.js';
 import type { Segment, SegmentSpec } from './types.js';
 import { compileMatch, describeMatch, matchSegment, parseIp, parsePrefix, prefixContains, type Match } from './match.js';
 import {
@@ -37,6 +38,8 @@ export interface Captured {
   readonly decodeError?: string;
   /** The checksum was left to the NIC (veth tx offload): segment.checksum.tcp says 'offloaded'. */
   csumOffloaded: boolean;
+  /** Length on the wire (data.length unless the frame was longer than 64 KiB). */
+  origLen: number;
 }
 
 export interface WireStats extends CaptureStats {
@@ -97,6 +100,7 @@ class CapturedPacket implements Captured {
   readonly tsNs: bigint;
   readonly dir: 'in' | 'out';
   readonly csumOffloaded: boolean;
+  readonly origLen: number;
   private decoded = false;
   private seg: Segment | undefined;
   private err: string | undefined;
@@ -105,6 +109,7 @@ class CapturedPacket implements Captured {
     this.tsNs = raw.tsNs;
     this.dir = raw.dir;
     this.csumOffloaded = raw.csumOffloaded;
+    this.origLen = raw.origLen;
   }
   private run(): void {
     if (this.decoded) return;
@@ -431,6 +436,18 @@ export class Wire implements AsyncDisposable {
       };
       this.waiters.add(w);
     });
+  }
+
+  /** Writes everything captured so far (or `packets`) to a pcap file (ns timestamps by default). */
+  async writePcap(path: string, opts: { resolution?: PcapResolution; packets?: readonly Captured[] } = {}): Promise<number> {
+    const list = opts.packets ?? this.all;
+    const w = await PcapWriter.open(path, { link: 'ethernet', ...(opts.resolution ? { resolution: opts.resolution } : {}) });
+    try {
+      for (const p of list) w.write({ data: p.data, tsNs: p.tsNs, origLen: p.origLen });
+    } finally {
+      await w.close();
+    }
+    return list.length;
   }
 
   stats(): WireStats {
