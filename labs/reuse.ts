@@ -1,22 +1,29 @@
 // lab:reuse: what net.ipv4.tcp_tw_reuse really does, and what happens when the peer is still in
 // LAST-ACK because the client's last ACK was lost. Real kernel sockets on both sides.
-import type { Lab, CaseContext } from '../src/lab/types.js';
-import type { Expectation } from '../src/lab/expect.js';
+import type { Lab, LabCase, CaseContext } from '../src/lab/types.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { PeerClient } from '../src/peer/client.js';
 import type { NetnsHost } from '../src/testbed/host.js';
 import { Wire } from '../src/wire/wire.js';
-import { changed, delta } from '../src/testbed/counters.js';
+import { changed, delta, type Counters } from '../src/testbed/counters.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
 import { counting, pair, packets, sockLine, socketOf, wireSource, type Pair } from './common.js';
 
 const SERVER_PORT = 8080;
 const CLIENT_PORT = 40000;
-/** How long a lab keeps retrying a reconnect that the kernel refuses. */
-const RETRY_FOR_MS = 2500;
+/** How long a lab keeps retrying a reconnect that the kernel refuses: well past the 1 s reuse delay. */
+const RETRY_FOR_MS = 2000;
+/**
+ * 'bound': the client binds the port itself (bind() with SO_REUSEADDR, then connect()).
+ * 'ephemeral': the kernel picks the port in connect(); ip_local_port_range is narrowed to that one port,
+ * so a reconnect must take over the TIME-WAIT's port or fail. tcp_tw_reuse only governs this path.
+ */
+type Mode = 'bound' | 'ephemeral';
+const ONE_PORT_RANGE = `${CLIENT_PORT} ${CLIENT_PORT}`;
 const RETRY_EVERY_MS = 50;
 
 interface Conn {
+  mode: Mode;
   cli: PeerClient;
   srv: PeerClient;
   lsock: number;
@@ -26,19 +33,29 @@ interface Conn {
 }
 
 /** Server listens; both peers are real kernel sockets driven over stdio. */
-async function peers(p: Pair, ctx: CaseContext): Promise<Conn> {
+async function peers(p: Pair, ctx: CaseContext, mode: Mode): Promise<Conn> {
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
   ctx.step(`server listens on ${p.bAddr}:${SERVER_PORT}`);
-  return { cli, srv, lsock: l.sock, cAddr: p.aAddr, sAddr: p.bAddr, point: `${p.b.name}:${p.b.iface(p.a.name).ifname}` };
+  return { mode, cli, srv, lsock: l.sock, cAddr: p.aAddr, sAddr: p.bAddr, point: `${p.b.name}:${p.b.iface(p.a.name).ifname}` };
 }
 
-/** Client connects from a fixed port (SO_REUSEADDR), then closes first; the server closes after EOF. */
+function connectArgs(c: Conn, reuseAddr = true) {
+  const base = { addr: c.sAddr, port: SERVER_PORT, timeoutMs: 3000 };
+  return c.mode === 'bound' ? { ...base, localAddr: c.cAddr, localPort: CLIENT_PORT, reuseAddr } : base;
+}
+
+function how(c: Conn): string {
+  return c.mode === 'bound' ? `bind(${c.cAddr}:${CLIENT_PORT}, SO_REUSEADDR) + connect()` : `connect() with an ephemeral port (range ${ONE_PORT_RANGE})`;
+}
+
+/** Client connects (bound or ephemeral port), then closes first; the server closes after EOF. */
 async function connectCloseFirst(ctx: CaseContext, c: Conn, opts: { beforeClientClose?: () => Promise<void> } = {}) {
-  const con = await c.cli.call('connect', { addr: c.sAddr, port: SERVER_PORT, localAddr: c.cAddr, localPort: CLIENT_PORT, reuseAddr: true, timeoutMs: 2000 });
+  const con = await c.cli.call('connect', connectArgs(c));
   const acc = await c.srv.call('accept', { sock: c.lsock, timeoutMs: 2000 });
-  ctx.note('client', `connect() from ${c.cAddr}:${CLIENT_PORT} (SO_REUSEADDR) -> established`);
+  ctx.note('client', `${how(c)} -> established from port ${con.localPort}`);
+  if (con.localPort !== CLIENT_PORT) throw new Error(`the client got port ${con.localPort}, not ${CLIENT_PORT}: ip_local_port_range was not honoured`);
   await opts.beforeClientClose?.();
   await c.cli.call('close', { sock: con.sock });
   ctx.note('client', 'close(): the client closes first');
@@ -67,15 +84,15 @@ interface Attempt {
  * Reconnects from the same local port every RETRY_EVERY_MS until one succeeds or `forMs` passes.
  * Returns every attempt's outcome ('ok' or the errno name).
  */
-async function reconnect(ctx: CaseContext, c: Conn, forMs: number, reuseAddr = true): Promise<{ attempts: Attempt[]; sock?: number }> {
+async function reconnect(ctx: CaseContext, c: Conn, forMs: number): Promise<{ attempts: Attempt[]; sock?: number }> {
   const t0 = Date.now();
   const attempts: Attempt[] = [];
   for (;;) {
-    const r = await c.cli.try('connect', { addr: c.sAddr, port: SERVER_PORT, localAddr: c.cAddr, localPort: CLIENT_PORT, reuseAddr, timeoutMs: 3000 });
+    const r = await c.cli.try('connect', connectArgs(c));
     const tMs = Date.now() - t0;
     attempts.push({ tMs, code: r.ok ? 'ok' : r.code });
     if (r.ok) {
-      ctx.note('client', `connect() from port ${CLIENT_PORT} succeeded after ${attempts.length} attempt(s), ${tMs} ms`);
+      ctx.note('client', `reconnect succeeded from port ${r.localPort} after ${attempts.length} attempt(s), ${tMs} ms`);
       return { attempts, sock: r.sock };
     }
     if (tMs >= forMs || ctx.signal.aborted) break;
@@ -109,124 +126,90 @@ async function checkClientTimeWait(ctx: CaseContext, p: Pair, c: Conn) {
   return tw;
 }
 
-const NEVER: Expectation = {
-  linux: [{ versions: '*', expect: 'EADDRNOTAVAIL', because: 'tcp_twsk_unique() refuses the 4-tuple, so __inet_check_established() fails the connect()' }],
-};
+interface Setup {
+  mode: Mode;
+  reuse: number;
+  timestamps: number;
+}
 
-async function refusedCase(ctx: CaseContext, reuse: number, timestamps: number, why: string) {
-  const p = await pair(ctx, ['client', 'server'], {
-    client: { 'net.ipv4.tcp_tw_reuse': reuse, 'net.ipv4.tcp_timestamps': timestamps },
-    server: { 'net.ipv4.tcp_timestamps': 1 },
-  }, { port: SERVER_PORT });
+/** Two hosts, the sysctls of the case pinned on the client, a listening server, a client connection closed first. */
+async function setup(ctx: CaseContext, s: Setup, opts: { beforeClientClose?: (p: Pair, c: Conn) => Promise<void> } = {}) {
+  const client: Record<string, string | number> = { 'net.ipv4.tcp_tw_reuse': s.reuse, 'net.ipv4.tcp_timestamps': s.timestamps };
+  if (s.mode === 'ephemeral') client['net.ipv4.ip_local_port_range'] = ONE_PORT_RANGE;
+  const p = await pair(ctx, ['client', 'server'], { client, server: { 'net.ipv4.tcp_timestamps': 1 } }, { port: SERVER_PORT });
   ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
-  const c = await peers(p, ctx);
-  ctx.step(`client connects from port ${CLIENT_PORT} and closes first`);
-  await connectCloseFirst(ctx, c);
+  const delayMs = await reuseDelay(p.a, ctx);
+  const c = await peers(p, ctx, s.mode);
+  ctx.step(`client: ${how(c)}, then closes first`);
+  await connectCloseFirst(ctx, c, { beforeClientClose: opts.beforeClientClose && (() => opts.beforeClientClose!(p, c)) });
   await checkClientTimeWait(ctx, p, c);
+  return { p, c, delayMs };
+}
 
-  ctx.step(`client reconnects from port ${CLIENT_PORT} for ${RETRY_FOR_MS / 1000} s (${why})`);
+/** The reconnect is refused for RETRY_FOR_MS: no SYN leaves the client, TWRecycled does not move. */
+async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, because: string) {
+  ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms for ${RETRY_FOR_MS / 1000} s`);
   const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, RETRY_FOR_MS));
   const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
   const synsAfter = packets(p.wire, c.point, (x) => isFrom(c.cAddr, CLIENT_PORT)(x) && x.segment.flags === 'S').slice(1);
   ctx.check({
     id: 'reconnect',
-    title: `reconnect from the same port while TIME-WAIT lives (tcp_tw_reuse=${reuse}, timestamps ${timestamps ? 'on' : 'off'})`,
-    expect: NEVER,
+    title,
+    expect: { linux: [{ versions: '*', expect: 'EADDRNOTAVAIL', because }] },
     observed: summary(r.attempts),
     sockets: tw ? [sockLine(tw)] : [],
     counters: { 'TcpExt.TWRecycled': moved['TcpExt.TWRecycled'] ?? 0 },
     packets: synsAfter,
-    explain: `${r.attempts.length} attempts over ${r.attempts.at(-1)?.tMs ?? 0} ms; no SYN left the client: the refusal is local`,
+    explain: `${r.attempts.length} attempts over ${r.attempts.at(-1)?.tMs ?? 0} ms; ${synsAfter.length ? `${synsAfter.length} SYN(s) left the client` : 'no SYN left the client: the refusal is local'}`,
   });
-  return { p, c };
 }
 
-const reuse0: Lab['cases'][number] = {
-  id: 'reuse0',
-  title: 'tcp_tw_reuse=0: the 4-tuple stays blocked while TIME-WAIT lives',
-  async run(ctx) {
-    const { p, c } = await refusedCase(ctx, 0, 1, 'reuse disabled');
-    ctx.step('client binds the port again without SO_REUSEADDR');
-    const r = await c.cli.try('connect', { addr: c.sAddr, port: SERVER_PORT, localAddr: c.cAddr, localPort: CLIENT_PORT, reuseAddr: false, timeoutMs: 1000 });
-    ctx.note('client', `bind() without SO_REUSEADDR -> ${r.ok ? 'ok' : `${r.code} (${r.syscall ?? ''})`}`);
-    const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
+/** The reconnect succeeds: when, with which ISN, and counted as a recycled TIME-WAIT. */
+async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: number; maxMs: number; because: string }, reconnectFor: number) {
+  ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms until the kernel lets it`);
+  const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, reconnectFor));
+  const fromClient = isFrom(c.cAddr, CLIENT_PORT);
+  const serverFin = packets(p.wire, c.point, (x) => isFrom(c.sAddr, SERVER_PORT)(x) && x.segment.flags.includes('F'))[0];
+  const clientFin = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags.includes('F'))[0];
+  const newSyn = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags === 'S')[1];
+  ctx.check({
+    id: 'reconnect',
+    title: 'the reconnect takes over the TIME-WAIT 4-tuple',
+    expect: { linux: [{ versions: '*', expect: 'connected', because: delay.because }] },
+    observed: summary(r.attempts),
+    packets: newSyn ? [newSyn] : [],
+    counters: { 'TcpExt.TWRecycled': moved['TcpExt.TWRecycled'] ?? 0 },
+    explain: `attempts: ${r.attempts.slice(-3).map((a) => `${a.tMs} ms ${a.code}`).join(', ')}${r.attempts.length > 3 ? ` (${r.attempts.length} in all)` : ''}`,
+  });
+  ctx.check({
+    id: 'tw-recycled',
+    title: 'TcpExt.TWRecycled counts the takeover',
+    expect: { linux: [{ versions: '*', expect: 1, because: '__inet_check_established() increments LINUX_MIB_TIMEWAITRECYCLED when tcp_twsk_unique() lets it take a TIME-WAIT' }] },
+    observed: moved['TcpExt.TWRecycled'] ?? 0,
+    counters: moved,
+  });
+  if (serverFin && newSyn) {
+    const waited = Math.round(Number(newSyn.tsNs - serverFin.tsNs) / 1e6);
     ctx.check({
-      id: 'bind-without-reuseaddr',
-      title: 'bind() to the port without SO_REUSEADDR while it is in TIME-WAIT',
-      expect: { linux: [{ versions: '*', expect: 'EADDRINUSE', because: 'inet_csk_bind_conflict(): a TIME-WAIT socket keeps its bind bucket; only SO_REUSEADDR on both sides passes' }] },
-      observed: r.ok ? 'ok' : r.code,
-      sockets: tw ? [sockLine(tw)] : [],
+      id: 'reuse-delay',
+      title: "when the takeover came, counted from the server's FIN (the last timestamp the TIME-WAIT saw)",
+      expect: { linux: [{ versions: '*', expect: { between: [delay.minMs, delay.maxMs] }, because: delay.because }] },
+      observed: waited,
+      packets: [serverFin, newSyn],
+      explain: `the reusing SYN left ${waited} ms after the server's FIN; the client polled every ${RETRY_EVERY_MS} ms`,
     });
-  },
-};
-
-const reuse1: Lab['cases'][number] = {
-  id: 'reuse1',
-  title: 'tcp_tw_reuse=1 with timestamps: the port is reused once the reuse delay has passed',
-  async run(ctx) {
-    const p = await pair(ctx, ['client', 'server'], {
-      client: { 'net.ipv4.tcp_tw_reuse': 1, 'net.ipv4.tcp_timestamps': 1 },
-      server: { 'net.ipv4.tcp_timestamps': 1 },
-    }, { port: SERVER_PORT });
-    ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
-    const delayMs = await reuseDelay(p.a, ctx);
-    const c = await peers(p, ctx);
-    ctx.step(`client connects from port ${CLIENT_PORT} and closes first`);
-    await connectCloseFirst(ctx, c);
-    await checkClientTimeWait(ctx, p, c);
-    ctx.step(`client reconnects from port ${CLIENT_PORT} every ${RETRY_EVERY_MS} ms until the kernel lets it`);
-    const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, delayMs + RETRY_FOR_MS));
-    const fromClient = isFrom(c.cAddr, CLIENT_PORT);
-    const serverFin = packets(p.wire, c.point, (x) => isFrom(c.sAddr, SERVER_PORT)(x) && x.segment.flags.includes('F'))[0];
-    const clientFin = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags.includes('F'))[0];
-    const syns = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags === 'S');
-    const newSyn = syns[1];
+  }
+  if (clientFin && newSyn) {
     ctx.check({
-      id: 'reconnect',
-      title: 'reconnect from the same port succeeds',
-      expect: { linux: [{ versions: '*', expect: 'connected', because: 'tcp_twsk_unique(): with tcp_tw_reuse=1 and a timestamp from the peer, the TIME-WAIT 4-tuple may be reused' }] },
-      observed: summary(r.attempts),
-      packets: newSyn ? [newSyn] : [],
-      counters: { 'TcpExt.TWRecycled': moved['TcpExt.TWRecycled'] ?? 0 },
-      explain: `attempts: ${r.attempts.map((a) => `${a.tMs}ms ${a.code}`).slice(-3).join(', ')}${r.attempts.length > 3 ? ` (${r.attempts.length} in all)` : ''}`,
+      id: 'reuse-isn',
+      title: "the reusing SYN's ISN is the old connection's snd_nxt + 65537",
+      expect: { linux: [{ versions: '*', expect: 65537, because: 'tcp_twsk_unique(): write_seq = tw_snd_nxt + 65535 + 2, so the new sequence space starts above the old one' }] },
+      observed: seqDiff(newSyn.segment.seq, seqAdd(clientFin.segment.seq, 1)),
+      packets: [clientFin, newSyn],
     });
-    ctx.check({
-      id: 'tw-recycled',
-      title: 'TcpExt.TWRecycled counts the reuse',
-      expect: { linux: [{ versions: '*', expect: 1, because: '__inet_check_established() increments LINUX_MIB_TIMEWAITRECYCLED when it takes over a TIME-WAIT' }] },
-      observed: moved['TcpExt.TWRecycled'] ?? 0,
-      counters: moved,
-    });
-    if (serverFin && newSyn) {
-      const waited = Number(newSyn.tsNs - serverFin.tsNs) / 1e6;
-      const grain = delayMs % 1000 === 0 && !(await hasReuseDelaySysctl(p.a)) ? 1000 : 0;
-      ctx.check({
-        id: 'reuse-delay',
-        title: 'the reuse comes once the delay since the last timestamp from the server has passed',
-        expect: {
-          linux: [{
-            versions: '*',
-            expect: { between: [delayMs, delayMs + grain + RETRY_EVERY_MS + 100] },
-            because: grain ? 'tcp_twsk_unique(): reuse when ktime_get_seconds() > tw_ts_recent_stamp + 1 (1 s granularity)' : `tcp_twsk_unique(): reuse once net.ipv4.tcp_tw_reuse_delay (${delayMs} ms) has passed since tw_ts_recent_stamp`,
-          }],
-        },
-        observed: Math.round(waited),
-        packets: [serverFin, newSyn],
-        explain: `the server's FIN (the last segment with a timestamp) came ${Math.round(waited)} ms before the reusing SYN; polling every ${RETRY_EVERY_MS} ms`,
-      });
-    }
-    if (clientFin && newSyn) {
-      const oldSndNxt = seqAdd(clientFin.segment.seq, 1);
-      ctx.check({
-        id: 'reuse-isn',
-        title: "the reusing SYN's ISN is the old connection's snd_nxt + 65537",
-        expect: { linux: [{ versions: '*', expect: 65537, because: 'tcp_twsk_unique(): write_seq = tw_snd_nxt + 65535 + 2, so the new sequence space starts above the old one' }] },
-        observed: seqDiff(newSyn.segment.seq, oldSndNxt),
-        packets: [clientFin, newSyn],
-      });
-    }
-  },
-};
+  }
+  return { attempts: r.attempts, moved, newSyn };
+}
 
 async function hasReuseDelaySysctl(h: NetnsHost): Promise<boolean> {
   try {
@@ -237,22 +220,83 @@ async function hasReuseDelaySysctl(h: NetnsHost): Promise<boolean> {
   }
 }
 
-/** The kernel's reuse delay: net.ipv4.tcp_tw_reuse_delay (ms) where it exists, else the classic 1 s. */
-async function reuseDelay(h: NetnsHost, ctx: CaseContext): Promise<number> {
+/** The reuse delay, pinned to 1000 ms where net.ipv4.tcp_tw_reuse_delay exists (else 1 s in whole seconds). */
+async function reuseDelay(h: NetnsHost, ctx: CaseContext): Promise<{ ms: number; grainMs: number }> {
   if (await hasReuseDelaySysctl(h)) {
     await h.sysctl.set('net.ipv4.tcp_tw_reuse_delay', 1000);
     ctx.sysctl(h.name, 'net.ipv4.tcp_tw_reuse_delay', await h.sysctl.get('net.ipv4.tcp_tw_reuse_delay'));
-    return 1000;
+    return { ms: 1000, grainMs: 0 };
   }
-  ctx.note(h.name, 'net.ipv4.tcp_tw_reuse_delay does not exist on this kernel: the delay is 1 s (in whole seconds)');
-  return 1000;
+  ctx.note(h.name, 'net.ipv4.tcp_tw_reuse_delay does not exist on this kernel: the delay is 1 s, counted in whole seconds');
+  return { ms: 1000, grainMs: 1000 };
 }
 
-const reuse1NoTs: Lab['cases'][number] = {
+function delayRule(d: { ms: number; grainMs: number }) {
+  return {
+    minMs: d.ms,
+    maxMs: d.ms + d.grainMs + RETRY_EVERY_MS + 100,
+    because: d.grainMs
+      ? 'tcp_twsk_unique(): with tcp_tw_reuse, reuse once ktime_get_seconds() > tw_ts_recent_stamp + 1'
+      : `tcp_twsk_unique(): with tcp_tw_reuse, reuse once net.ipv4.tcp_tw_reuse_delay (${d.ms} ms) has passed since tw_ts_recent_stamp`,
+  };
+}
+
+const boundReuse0: LabCase = {
+  id: 'bound-reuse0',
+  title: 'a port the client binds itself (SO_REUSEADDR) takes over its TIME-WAIT at once, even with tcp_tw_reuse=0',
+  async run(ctx) {
+    const { p, c } = await setup(ctx, { mode: 'bound', reuse: 0, timestamps: 1 });
+    ctx.step('client binds the port again without SO_REUSEADDR');
+    const r = await c.cli.try('connect', connectArgs(c, false));
+    ctx.note('client', `bind() without SO_REUSEADDR -> ${r.ok ? 'ok' : `${r.code} (${r.syscall ?? ''})`}`);
+    const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
+    ctx.check({
+      id: 'bind-without-reuseaddr',
+      title: 'bind() to the port without SO_REUSEADDR while it is in TIME-WAIT',
+      expect: { linux: [{ versions: '*', expect: 'EADDRINUSE', because: 'inet_csk_bind_conflict(): a TIME-WAIT keeps its bind bucket; only SO_REUSEADDR on both sockets passes' }] },
+      observed: r.ok ? 'ok' : r.code,
+      sockets: tw ? [sockLine(tw)] : [],
+    });
+    await expectReused(ctx, p, c, {
+      minMs: 0,
+      maxMs: 200,
+      because: 'tcp_twsk_unique(): when the application bound the port itself (no twp), a TIME-WAIT with a timestamp is taken over at once; tcp_tw_reuse is only consulted for ephemeral ports',
+    }, RETRY_FOR_MS);
+  },
+};
+
+const boundNoTs: LabCase = {
+  id: 'bound-nots',
+  title: '...but not without timestamps: a bound port stays blocked while TIME-WAIT lives',
+  async run(ctx) {
+    const { p, c } = await setup(ctx, { mode: 'bound', reuse: 0, timestamps: 0 });
+    await expectRefused(ctx, p, c, 'reconnect from the bound port (timestamps off)', 'tcp_twsk_unique(): without a timestamp (tw_ts_recent_stamp 0) a TIME-WAIT is never taken over');
+  },
+};
+
+const reuse0: LabCase = {
+  id: 'reuse0',
+  title: 'tcp_tw_reuse=0: an ephemeral port stays blocked while TIME-WAIT lives',
+  async run(ctx) {
+    const { p, c } = await setup(ctx, { mode: 'ephemeral', reuse: 0, timestamps: 1 });
+    await expectRefused(ctx, p, c, 'reconnect with the only ephemeral port in TIME-WAIT (tcp_tw_reuse=0)', '__inet_hash_connect(): the only port in range is in TIME-WAIT and tcp_twsk_unique() may not take it over');
+  },
+};
+
+const reuse1: LabCase = {
+  id: 'reuse1',
+  title: 'tcp_tw_reuse=1 with timestamps: the port is reused once the reuse delay has passed',
+  async run(ctx) {
+    const { p, c, delayMs } = await setup(ctx, { mode: 'ephemeral', reuse: 1, timestamps: 1 });
+    await expectReused(ctx, p, c, delayRule(delayMs), delayMs.ms + delayMs.grainMs + RETRY_FOR_MS);
+  },
+};
+
+const reuse1NoTs: LabCase = {
   id: 'reuse1-nots',
   title: 'tcp_tw_reuse=1 without timestamps: no reuse at all',
   async run(ctx) {
-    const { p, c } = await refusedCase(ctx, 1, 0, 'reuse on, but no timestamps were negotiated');
+    const { p, c } = await setup(ctx, { mode: 'ephemeral', reuse: 1, timestamps: 0 });
     const syn = packets(p.wire, c.point, (x) => isFrom(c.cAddr, CLIENT_PORT)(x) && x.segment.flags === 'S')[0];
     ctx.check({
       id: 'no-timestamps',
@@ -261,74 +305,61 @@ const reuse1NoTs: Lab['cases'][number] = {
       observed: syn ? syn.segment.options.some((o) => o.kind === 'ts') : null,
       packets: syn ? [syn] : [],
     });
+    await expectRefused(ctx, p, c, 'reconnect (tcp_tw_reuse=1, timestamps off)', 'tcp_twsk_unique(): reuse needs a timestamp from the peer (tw_ts_recent_stamp)');
   },
 };
 
-const reuse2: Lab['cases'][number] = {
+const reuse2: LabCase = {
   id: 'reuse2',
-  title: 'tcp_tw_reuse=2 (the default since 5.x): reuse for loopback traffic only',
+  title: 'tcp_tw_reuse=2 (the default since Linux 4.19): reuse for loopback traffic only',
   async run(ctx) {
-    const { p } = await refusedCase(ctx, 2, 1, 'reuse=2 over a veth, not loopback');
+    const { p, c, delayMs } = await setup(ctx, { mode: 'ephemeral', reuse: 2, timestamps: 1 });
+    await expectRefused(ctx, p, c, 'reconnect over the veth (tcp_tw_reuse=2)', 'tcp_twsk_unique(): reuse=2 counts only when the TIME-WAIT is bound to lo or uses a loopback address');
+
     ctx.step('the same experiment over loopback inside the client host (127.0.0.1)');
-    const lo = ctx.use(await Wire.open({ netns: p.a.netns, ifname: 'lo', filter: { port: SERVER_PORT + 1 } }));
-    ctx.addCapture(wireSource(lo, `${p.a.name}:lo`));
+    const lo = ctx.use(await Wire.open({ netns: p.a.netns, ifname: 'lo', filter: { port: SERVER_PORT } }));
+    const loPoint = `${p.a.name}:lo`;
+    ctx.addCapture(wireSource(lo, loPoint));
     const peer = await p.a.peer();
-    const c: Conn = { cli: peer, srv: peer, lsock: (await peer.call('listen', { addr: '127.0.0.1', port: SERVER_PORT + 1, reuseAddr: true })).sock, cAddr: '127.0.0.1', sAddr: '127.0.0.1', point: `${p.a.name}:lo` };
-    const con = await peer.call('connect', { addr: '127.0.0.1', port: SERVER_PORT + 1, localAddr: '127.0.0.1', localPort: CLIENT_PORT, reuseAddr: true, timeoutMs: 2000 });
-    const acc = await peer.call('accept', { sock: c.lsock, timeoutMs: 2000 });
-    await peer.call('close', { sock: con.sock });
-    await peer.call('recv', { sock: acc.sock, timeoutMs: 2000 });
-    await peer.call('close', { sock: acc.sock });
-    ctx.note('client', `127.0.0.1:${CLIENT_PORT} -> 127.0.0.1:${SERVER_PORT + 1} connected and closed first`);
-    const before = await waitState(p.a, { addr: '127.0.0.1', port: CLIENT_PORT }, { addr: '127.0.0.1', port: SERVER_PORT + 1 }, 'TIME-WAIT');
-    const { result: r, moved } = await counting(p.a, async () => {
-      const t0 = Date.now();
-      for (;;) {
-        const x = await peer.try('connect', { addr: '127.0.0.1', port: SERVER_PORT + 1, localAddr: '127.0.0.1', localPort: CLIENT_PORT, reuseAddr: true, timeoutMs: 2000 });
-        if (x.ok || Date.now() - t0 > 1000 + RETRY_FOR_MS) return { ok: x.ok, code: x.ok ? 'connected' : x.code, ms: Date.now() - t0 };
-        await new Promise((res) => setTimeout(res, RETRY_EVERY_MS));
-      }
-    });
-    ctx.note('client', `loopback reconnect: ${r.code} after ${r.ms} ms`);
+    const lsock = (await peer.call('listen', { addr: '127.0.0.1', port: SERVER_PORT, reuseAddr: true })).sock;
+    const lc: Conn = { mode: 'ephemeral', cli: peer, srv: peer, lsock, cAddr: '127.0.0.1', sAddr: '127.0.0.1', point: loPoint };
+    await connectCloseFirst(ctx, lc);
+    const tw = await waitState(p.a, { addr: '127.0.0.1', port: CLIENT_PORT }, { addr: '127.0.0.1', port: SERVER_PORT }, 'TIME-WAIT');
+    const { result: r, moved } = await counting(p.a, () => reconnect(ctx, lc, delayMs.ms + delayMs.grainMs + RETRY_FOR_MS));
     ctx.check({
       id: 'loopback-reconnect',
-      title: 'over loopback the same reconnect succeeds (reuse=2 means loopback only)',
-      expect: { linux: [{ versions: '*', expect: 'connected', because: 'tcp_twsk_unique(): reuse=2 applies when the TIME-WAIT is bound to lo or uses a loopback address' }] },
-      observed: r.code,
-      sockets: before ? [sockLine(before)] : [],
+      title: 'over loopback the same reconnect succeeds once the reuse delay has passed',
+      expect: { linux: [{ versions: '*', expect: 'connected', because: delayRule(delayMs).because }] },
+      observed: summary(r.attempts),
+      sockets: tw ? [sockLine(tw)] : [],
       counters: { 'TcpExt.TWRecycled': moved['TcpExt.TWRecycled'] ?? 0 },
-      packets: packets(lo, `${p.a.name}:lo`, (x) => x.segment.flags === 'S'),
+      packets: packets(lo, loPoint, (x) => x.segment.flags === 'S'),
+      explain: `succeeded after ${r.attempts.at(-1)?.tMs ?? 0} ms`,
     });
   },
 };
 
-const lastAck: Lab['cases'][number] = {
+const lastAck: LabCase = {
   id: 'lastack',
-  title: "the client's last ACK is lost: the server is in LAST-ACK when the client reuses the 4-tuple",
+  title: "the client's last ACK is lost: the server is still in LAST-ACK when the client reuses the 4-tuple",
   async run(ctx) {
-    const p = await pair(ctx, ['client', 'server'], {
-      client: { 'net.ipv4.tcp_tw_reuse': 1, 'net.ipv4.tcp_timestamps': 1 },
-      server: { 'net.ipv4.tcp_timestamps': 1 },
-    }, { port: SERVER_PORT });
-    ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
-    await reuseDelay(p.a, ctx);
-    const c = await peers(p, ctx);
-    const fromServer = isFrom(c.sAddr, SERVER_PORT);
-    const fromClient = isFrom(c.cAddr, CLIENT_PORT);
-    ctx.step("client connects; an nftables rule on the client drops its pure ACKs of the server's FIN");
-    const srvBefore = await p.b.counters();
-    await connectCloseFirst(ctx, c, {
-      beforeClientClose: async () => {
+    let fromServer!: (r: PacketRecord) => boolean;
+    let srvBefore!: Counters;
+    const { p, c, delayMs } = await setup(ctx, { mode: 'ephemeral', reuse: 1, timestamps: 1 }, {
+      beforeClientClose: async (p, c) => {
+        fromServer = isFrom(c.sAddr, SERVER_PORT);
+        srvBefore = await p.b.counters();
         const synAck = packets(p.wire, c.point, (x) => fromServer(x) && x.segment.flags === 'S.')[0];
-        if (!synAck) throw new Error("no SYN-ACK from the server was captured");
+        if (!synAck) throw new Error('no SYN-ACK from the server was captured');
         // The server sends no data: its FIN has seq ISN+1, so the ACK of that FIN acks ISN+2.
         const ackOfFin = seqAdd(synAck.segment.seq, 2);
         ctx.use(await p.a.impair({ dir: 'out', match: { tcpFlags: 'ack-only', sport: CLIENT_PORT, dport: SERVER_PORT, ackSeq: ackOfFin } }));
-        ctx.note('client', `impairment: drop pure ACKs from port ${CLIENT_PORT} acking ${ackOfFin} (the server's FIN)`);
+        ctx.note('client', `nftables drops the client's pure ACKs of the server's FIN (ack ${ackOfFin})`);
       },
     });
+    const fromClient = isFrom(c.cAddr, CLIENT_PORT);
     const la = await waitState(p.b, { addr: c.sAddr, port: SERVER_PORT }, { addr: c.cAddr, port: CLIENT_PORT }, 'LAST-ACK');
-    const tw = await waitState(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT }, 'TIME-WAIT');
+    const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
     ctx.check({
       id: 'server-last-ack',
       title: 'the server is stuck in LAST-ACK while the client sits in TIME-WAIT',
@@ -337,11 +368,10 @@ const lastAck: Lab['cases'][number] = {
       sockets: [la ? `server ${sockLine(la)}` : 'server: (none)', tw ? `client ${sockLine(tw)}` : 'client: (none)'],
     });
 
-    ctx.step('client reconnects from the same port (tcp_tw_reuse=1) as soon as the kernel lets it');
-    const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, 1000 + RETRY_FOR_MS));
-    await new Promise((res) => setTimeout(res, 100));
-    const srvAfter = await p.b.counters();
-    const srvMoved = changed(delta(srvBefore, srvAfter));
+    ctx.step('client reconnects (tcp_tw_reuse=1) as soon as the kernel lets it');
+    const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, delayMs.ms + delayMs.grainMs + RETRY_FOR_MS));
+    await ctx.sleep(100);
+    const srvMoved = changed(delta(srvBefore, await p.b.counters()));
 
     const all = packets(p.wire, c.point);
     const serverFins = all.filter((x) => fromServer(x) && x.segment.flags.includes('F'));
@@ -355,7 +385,7 @@ const lastAck: Lab['cases'][number] = {
       packets: serverFins,
     });
     if (!newSyn) {
-      ctx.check({ id: 'reconnect', title: 'the reconnect sends a SYN', expect: { linux: [{ versions: '*', expect: 'SYN sent' }] }, observed: summary(r.attempts), sockets: [], counters: moved });
+      ctx.check({ id: 'reconnect', title: 'the reconnect sends a SYN', expect: { linux: [{ versions: '*', expect: 'connected' }] }, observed: summary(r.attempts), sockets: tw ? [sockLine(tw)] : [], counters: moved });
       return;
     }
     const reply = all.find((x) => fromServer(x) && x.tsNs > newSyn.tsNs);
@@ -364,11 +394,8 @@ const lastAck: Lab['cases'][number] = {
     const synAck = all.find((x) => fromServer(x) && x.segment.flags === 'S.' && x.tsNs > newSyn.tsNs);
     ctx.check({
       id: 'reply-to-syn',
-      title: "the server in LAST-ACK answers the new SYN with an ACK of the old connection (challenge ACK)",
-      expect: {
-        linux: [{ versions: '*', expect: '.', because: 'tcp_validate_incoming(): a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4)' }],
-        freebsd: [{ versions: '*', expect: '.' }],
-      },
+      title: 'the server in LAST-ACK answers the new SYN with an ACK of the old connection (challenge ACK)',
+      expect: { linux: [{ versions: '*', expect: '.', because: 'tcp_validate_incoming(): a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4)' }] },
       observed: reply?.segment.flags ?? 'nothing',
       packets: reply ? [newSyn, reply] : [newSyn],
       explain: reply ? `ack ${reply.segment.ack} acknowledges the old connection (the client's FIN), not the new SYN ${newSyn.segment.seq}` : undefined,
@@ -383,10 +410,10 @@ const lastAck: Lab['cases'][number] = {
     if (rst && resent) {
       ctx.check({
         id: 'syn-retransmit-gap',
-        title: 'the SYN is sent again soon after the RST',
+        title: 'how soon the SYN is sent again after the RST',
         expect: {
           linux: [
-            { versions: '>=5.6', expect: { between: [0, 100] }, because: 'tcp_rcv_synsent_state_process() re-arms the SYN timer to TCP_TIMEOUT_MIN after resetting an unacceptable ACK (Linux 5.6, "Reduce SYN resend delay if a suspicous ACK is received")' },
+            { versions: '>=5.6', expect: { between: [0, 100] }, because: 'tcp_rcv_synsent_state_process() re-arms the SYN timer to TCP_TIMEOUT_MIN after resetting an unacceptable ACK (Linux 5.6: "Reduce SYN resend delay if a suspicous ACK is received")' },
             { versions: '<5.6', expect: { between: [900, 1400] }, because: 'the SYN waits for the initial RTO of 1 s (TCP_TIMEOUT_INIT), as the 2014 article describes' },
           ],
         },
@@ -400,12 +427,12 @@ const lastAck: Lab['cases'][number] = {
       expect: { linux: [{ versions: '*', expect: true, because: 'the RST closed the LAST-ACK socket, so the SYN reaches the listener' }] },
       observed: !!synAck,
       packets: synAck ? [synAck] : [],
-      explain: synAck ? `connection established ${Math.round(Number(synAck.tsNs - newSyn.tsNs) / 1e6)} ms after the first SYN` : undefined,
+      explain: synAck ? `connection established ${Math.round(Number(synAck.tsNs - newSyn.tsNs) / 1e6)} ms after the first SYN of the new connection` : undefined,
     });
     ctx.check({
-      id: 'server-counters',
-      title: 'the server counted the challenge ACK',
-      expect: { linux: [{ versions: '*', expect: { atLeast: 1 }, because: 'TcpExt.TCPChallengeACK / TCPSYNChallenge count challenge ACKs sent for SYNs' }] },
+      id: 'server-challenge-counted',
+      title: 'the server counted the challenge ACK (TcpExt.TCPSYNChallenge)',
+      expect: { linux: [{ versions: '*', expect: { atLeast: 1 }, because: 'tcp_validate_incoming() counts LINUX_MIB_TCPSYNCHALLENGE and TCPChallengeACK' }] },
       observed: srvMoved['TcpExt.TCPSYNChallenge'] ?? 0,
       counters: Object.fromEntries(Object.entries(srvMoved).filter(([k]) => k.startsWith('TcpExt.'))),
     });
@@ -423,9 +450,10 @@ export const reuseLab: Lab = {
   id: 'reuse',
   title: 'tcp_tw_reuse, and a peer stuck in LAST-ACK',
   summary:
-    'Can a client reuse a local port whose previous connection is still in TIME-WAIT? With tcp_tw_reuse 0, 1 ' +
-    '(with and without timestamps) and 2, and when the server never got the last ACK and is still in LAST-ACK.',
+    'Can a client reconnect from a local port whose previous connection is still in TIME-WAIT? With a port the ' +
+    'application binds itself and with kernel-chosen (ephemeral) ports, with tcp_tw_reuse 0, 1 and 2, with and ' +
+    'without timestamps, and when the server never got the last ACK and is still in LAST-ACK.',
   rfcs: ['RFC 9293 §3.6 (closing, TIME-WAIT)', 'RFC 7323 §5 (PAWS)', 'RFC 5961 §4 (challenge ACK)', 'Linux tcp_twsk_unique()'],
   sources: ['V. Bernat, "Coping with the TCP TIME-WAIT state on busy Linux servers" (2014)'],
-  cases: [reuse0, reuse1, reuse1NoTs, reuse2, lastAck],
+  cases: [reuse0, reuse1, reuse1NoTs, reuse2, boundReuse0, boundNoTs, lastAck],
 };

@@ -130,9 +130,19 @@ function cmdList(): number {
 
 async function cmdClean(): Promise<number> {
   const { cleanLeftovers } = await import('./testbed/clean.js');
-  const removed = await cleanLeftovers();
-  process.stdout.write(removed.length ? removed.map((r) => `removed ${r}`).join('\n') + '\n' : 'nothing of tcplab was left\n');
-  return 0;
+  const r = await cleanLeftovers();
+  const lines = [
+    ...r.killedPids.map((p) => `killed process ${p}`),
+    ...r.namespaces.map((n) => `removed namespace ${n}`),
+    ...r.links.map((l) => `removed link ${l}`),
+    ...r.nftTables.map((t) => `removed nft table ${t}`),
+    ...r.sysctlsRestored.map((s) => `restored ${s.key} = ${s.value}`),
+    ...r.journals.map((j) => `removed journal ${j}`),
+    ...r.skippedLive.map((n) => `left ${n}: its run is still alive`),
+  ];
+  process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'nothing of tcplab was left\n');
+  for (const e of r.errors) process.stderr.write(`tcplab clean: ${e}\n`);
+  return r.errors.length ? 1 : 0;
 }
 
 async function main(): Promise<number> {

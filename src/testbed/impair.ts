@@ -14,6 +14,8 @@ export interface ImpairMatch {
   dport?: number;
   saddr?: string;
   daddr?: string;
+  /** The acknowledgment number, e.g. exactly the ACK of a peer's FIN (uint32). */
+  ackSeq?: number;
 }
 
 export interface ImpairSpec {
@@ -55,12 +57,15 @@ export function ruleBodies(spec: ImpairSpec, comment: string): string[] {
   if (spec.dir !== 'out' && spec.dir !== 'in') throw new TypeError(`dir: expected 'out' or 'in', got ${JSON.stringify(spec.dir)}`);
   const m = spec.match;
   if (!m || typeof m !== 'object') throw new TypeError('match: expected an object like { tcpFlags: "ack-only", sport: 80 }');
-  const known = new Set(['tcpFlags', 'sport', 'dport', 'saddr', 'daddr']);
-  for (const k of Object.keys(m)) if (!known.has(k)) throw new TypeError(`match.${k}: unknown field (use tcpFlags, sport, dport, saddr, daddr)`);
+  const known = new Set(['tcpFlags', 'sport', 'dport', 'saddr', 'daddr', 'ackSeq']);
+  for (const k of Object.keys(m)) if (!known.has(k)) throw new TypeError(`match.${k}: unknown field (use tcpFlags, sport, dport, saddr, daddr, ackSeq)`);
   const sport = port('sport', m.sport);
   const dport = port('dport', m.dport);
   const saddr = addr('saddr', m.saddr);
   const daddr = addr('daddr', m.daddr);
+  if (m.ackSeq !== undefined && (typeof m.ackSeq !== 'number' || !Number.isInteger(m.ackSeq) || m.ackSeq < 0 || m.ackSeq > 0xffffffff)) {
+    throw new RangeError(`match.ackSeq: expected an integer 0..4294967295, got ${String(m.ackSeq)}`);
+  }
   if (saddr && daddr && saddr.fam !== daddr.fam) throw new TypeError('match: saddr and daddr must be the same address family');
   const fam = saddr?.fam ?? daddr?.fam;
   const flags = m.tcpFlags ?? 'any';
@@ -79,6 +84,7 @@ export function ruleBodies(spec: ImpairSpec, comment: string): string[] {
     flagExpr,
     sport !== undefined ? `tcp sport ${sport}` : '',
     dport !== undefined ? `tcp dport ${dport}` : '',
+    m.ackSeq !== undefined ? `tcp ackseq ${m.ackSeq}` : '',
     saddr ? `${saddr.fam === 4 ? 'ip' : 'ip6'} saddr ${saddr.text}` : '',
     daddr ? `${daddr.fam === 4 ? 'ip' : 'ip6'} daddr ${daddr.text}` : '',
     `counter drop comment "${comment}"`,
