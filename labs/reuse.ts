@@ -234,7 +234,7 @@ async function reuseDelay(h: NetnsHost, ctx: CaseContext): Promise<{ ms: number;
 function delayRule(d: { ms: number; grainMs: number }) {
   return {
     minMs: d.ms,
-    maxMs: d.ms + d.grainMs + RETRY_EVERY_MS + 100,
+    maxMs: d.ms + d.grainMs + RETRY_EVERY_MS + 300,
     because: d.grainMs
       ? 'tcp_twsk_unique(): with tcp_tw_reuse, reuse once ktime_get_seconds() > tw_ts_recent_stamp + 1'
       : `tcp_twsk_unique(): with tcp_tw_reuse, reuse once net.ipv4.tcp_tw_reuse_delay (${d.ms} ms) has passed since tw_ts_recent_stamp`,
