@@ -129,6 +129,30 @@ describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
     }
   });
 
+  it('the native senders refuse destinations outside the lab ranges by default', () => {
+    const tx = openRawSender({ netns: pair.a });
+    const ps = openPacketSender({ ifname: pair.ifA, netns: pair.a });
+    try {
+      const out = buildTcp4({ src: pair.ghost, dst: '8.8.8.8', sport: 1, dport: 53, seq: 1, flags: 0x02 });
+      const ok = buildTcp4({ src: pair.ghost, dst: pair.ipB, sport: 1, dport: 7999, seq: 1, flags: 0x02 });
+      expect(() => tx.send(out)).toThrow(/dst: 8\.8\.8\.8 .*allowAnyDestination/);
+      expect(() => tx.sendBatch([ok, out])).toThrow(/dst: 8\.8\.8\.8 \(datagrams\[1\]\)/);
+      expect(() => tx.sendTemplate(out, 5)).toThrow(RangeError);
+      const v6 = Buffer.alloc(60);
+      v6[0] = 0x60;
+      v6[6] = 6;
+      v6.set([0x20, 0x01, 0x0d, 0xb8], 24); // 2001:db8::
+      expect(() => tx.send(v6)).toThrow(/dst: 2001:db8::/);
+      const eth = (ethertype: number, ip: Buffer): Buffer => Buffer.concat([Buffer.alloc(12), Buffer.from([ethertype >> 8, ethertype & 0xff]), ip]);
+      expect(() => ps.send(eth(0x0800, out))).toThrow(/dst: 8\.8\.8\.8/);
+      expect(() => ps.send(eth(0x0806, Buffer.alloc(28)))).toThrow(/allowAnyDestination/);
+      expect(() => openRawSender({ allowAnyDestination: 'yes' } as never)).toThrow(TypeError);
+    } finally {
+      tx.close();
+      ps.close();
+    }
+  });
+
   it('PacketSender sends whole frames', async () => {
     const got: RawCaptured[] = [];
     const cap = openCapture({ ifname: pair.ifB, netns: pair.b, filter: compileMatch({ dport: 7100 }), onPackets: (b) => got.push(...b) });
