@@ -205,7 +205,14 @@ class Capture : public Napi::ObjectWrap<Capture> {
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
-    static_cast<Capture*>(h->data)->Drain();
+    Capture* self = static_cast<Capture*>(h->data);
+    if (status < 0) {
+      // A broken socket would report readable forever: count it (stats().readErrors) and stop polling.
+      self->readErrors_++;
+      uv_poll_stop(h);
+      return;
+    }
+    self->Drain();
   }
 
   void Drain() {

@@ -50,6 +50,11 @@ export interface RawSenderOptions {
   netns?: string;
   /** SO_BINDTODEVICE */
   device?: string;
+  /**
+   * Without it, datagrams to anything outside 198.18.0.0/15, 2001:2::/48, fd00::/8 and loopback are
+   * refused (RangeError naming dst), also by the native sender itself.
+   */
+  allowAnyDestination?: boolean;
 }
 export function openRawSender(opts: RawSenderOptions = {}): RawSender {
   const Ctor = native().RawSender as new (o: RawSenderOptions) => RawSender;
@@ -64,8 +69,14 @@ export interface PacketSender {
   readonly closed: boolean;
   readonly ifindex: number;
 }
-export function openPacketSender(opts: { ifname: string; netns?: string }): PacketSender {
-  const Ctor = native().PacketSender as new (o: { ifname: string; netns?: string }) => PacketSender;
+export interface PacketSenderOptions {
+  ifname: string;
+  netns?: string;
+  /** Without it, only IPv4/IPv6 frames to the lab ranges are sent (see RawSenderOptions). */
+  allowAnyDestination?: boolean;
+}
+export function openPacketSender(opts: PacketSenderOptions): PacketSender {
+  const Ctor = native().PacketSender as new (o: PacketSenderOptions) => PacketSender;
   return new Ctor(opts);
 }
 

@@ -191,6 +191,9 @@ export class Wire implements AsyncDisposable {
   /** Opens the capture (bound and filtered before this resolves) and the sender. */
   static async open(opts: WireOptions): Promise<Wire> {
     if (opts === null || typeof opts !== 'object') throw new TypeError('opts: must be {ifname, netns?, filter?, sendFrom?}');
+    if (opts.allowAnyDestination !== undefined && typeof opts.allowAnyDestination !== 'boolean') {
+      throw new TypeError('allowAnyDestination: must be a boolean');
+    }
     if (typeof opts.ifname !== 'string') throw new TypeError("ifname: required, the interface to capture on (e.g. 'tcplab-va')");
     const prog = compileMatch(opts.filter ?? {});
     const w = new Wire(opts);
@@ -204,7 +207,7 @@ export class Wire implements AsyncDisposable {
     });
     try {
       const from = opts.sendFrom ?? { ...(opts.netns !== undefined ? { netns: opts.netns } : {}), device: opts.ifname };
-      w.raw = openRawSender(from);
+      w.raw = openRawSender({ ...from, allowAnyDestination: opts.allowAnyDestination === true });
     } catch (e) {
       w.capture.close();
       throw e;
@@ -285,7 +288,11 @@ export class Wire implements AsyncDisposable {
     const et = frame.length >= 14 ? (frame[12]! << 8) | frame[13]! : -1;
     if (et === 0x0800 || et === 0x86dd) this.checkDst(datagramDst(frame, 14), 'sendFrame');
     else if (!this.opts.allowAnyDestination) throw new RangeError('frame: only IPv4/IPv6 frames are sent unless allowAnyDestination: true');
-    this.packet ??= openPacketSender({ ifname: this.opts.ifname, ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}) });
+    this.packet ??= openPacketSender({
+      ifname: this.opts.ifname,
+      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
+      allowAnyDestination: this.opts.allowAnyDestination === true,
+    });
     const t = realtimeNs();
     this.packet.send(frame);
     this.sent++;
