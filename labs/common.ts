@@ -83,3 +83,8 @@ export async function socketOf(host: NetnsHost, local: { addr: string; port: num
   const all = await host.sockets();
   return all.find((s) => s.local.addr === local.addr && s.local.port === local.port && s.peer.addr === peer.addr && s.peer.port === peer.port);
 }
+
+/** Only the TCP counters of a delta (TcpExt.*, Tcp.*): what a TCP lab's evidence should show. */
+export function tcpOnly(moved: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(moved).filter(([k]) => k.startsWith('TcpExt.') || k.startsWith('Tcp.')));
+}
