@@ -311,7 +311,7 @@ const reuse1NoTs: LabCase = {
 
 const reuse2: LabCase = {
   id: 'reuse2',
-  title: 'tcp_tw_reuse=2 (the default since Linux 4.19): reuse for loopback traffic only',
+  title: 'tcp_tw_reuse=2 (the default): reuse for loopback traffic only',
   async run(ctx) {
     const { p, c, delayMs } = await setup(ctx, { mode: 'ephemeral', reuse: 2, timestamps: 1 });
     await expectRefused(ctx, p, c, 'reconnect over the veth (tcp_tw_reuse=2)', 'tcp_twsk_unique(): reuse=2 counts only when the TIME-WAIT is bound to lo or uses a loopback address');
