@@ -149,7 +149,7 @@ async function setup(ctx: CaseContext, s: Setup, opts: { beforeClientClose?: (p:
 /** The reconnect is refused for RETRY_FOR_MS: no SYN leaves the client, TWRecycled does not move. */
 async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, because: string) {
   ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms for ${RETRY_FOR_MS / 1000} s`);
-  const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, RETRY_FOR_MS));
+  const { result: r, moved } = await counting(p.a, () => ctx.waiting('reconnect attempts (the kernel refuses them)', RETRY_FOR_MS, () => reconnect(ctx, c, RETRY_FOR_MS)));
   const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
   const synsAfter = packets(p.wire, c.point, (x) => isFrom(c.cAddr, CLIENT_PORT)(x) && x.segment.flags === 'S').slice(1);
   ctx.check({
@@ -167,7 +167,7 @@ async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, 
 /** The reconnect succeeds: when, with which ISN, and counted as a recycled TIME-WAIT. */
 async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: number; maxMs: number; because: string }, reconnectFor: number) {
   ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms until the kernel lets it`);
-  const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, reconnectFor));
+  const { result: r, moved } = await counting(p.a, () => ctx.waiting('reconnecting until the kernel allows it', reconnectFor, () => reconnect(ctx, c, reconnectFor)));
   const fromClient = isFrom(c.cAddr, CLIENT_PORT);
   const serverFin = packets(p.wire, c.point, (x) => isFrom(c.sAddr, SERVER_PORT)(x) && x.segment.flags.includes('F'))[0];
   const clientFin = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags.includes('F'))[0];
