@@ -1,5 +1,6 @@
 // Terminal packet ladder: two columns, one arrow per segment, flags in tcpdump notation, seq/ack
 // relative to each direction's ISN (reset at every SYN, so a reused 4-tuple shows its new incarnation).
+// Optionally each side's TCP state beside its bar, printed where it changes.
 import { seqDiff } from '../wire/seq.js';
 import { optionsBrief, type NoteRecord, type PacketRecord } from './packets.js';
 
@@ -14,7 +15,11 @@ export interface LadderOptions {
   color?: boolean;
   /** Total width; the default fits 100 columns. */
   width?: number;
+  /** Each side's TCP state after a packet ([left, right]); shown beside the bars where it changes. */
+  states?: (p: PacketRecord) => readonly [string | undefined, string | undefined] | undefined;
 }
+
+const STATE_W = 11;
 
 const C = { reset: '\x1b[0m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m' };
 
@@ -42,7 +47,7 @@ class RelSeq {
 
 function fmtMs(ns: bigint): string {
   const ms = Number(ns) / 1e6;
-  return ms >= 100_000 ? `${(ms / 1000).toFixed(1)}s` : ms.toFixed(3);
+  return ms >= 100_000 ? `${(ms / 1000).toFixed(1)}s` : ms >= 1000 ? `${(ms / 1000).toFixed(3)}s` : ms.toFixed(3);
 }
 
 function colourFor(flags: string): string {
@@ -64,9 +69,10 @@ export function renderLadder(
 ): string {
   const width = opts.width ?? 100;
   const color = opts.color ?? false;
-  const paint = (c: string, s: string) => (color && c ? c + s + C.reset : s);
+  const paint = (c: string, s: string) => (color && c && s ? c + s + C.reset : s);
   const timeW = 11;
-  const inner = width - timeW - 2; // between the two bars
+  const sw = opts.states ? STATE_W + 1 : 0; // a state column on each side
+  const inner = width - timeW - 2 - 2 * sw; // between the two bars
   const rows: Row[] = [
     ...packets.map((p) => ({ tsNs: p.tsNs, kind: 'pkt' as const, p })),
     ...notes.map((n) => ({ tsNs: n.tsNs, kind: 'note' as const, n })),
@@ -75,17 +81,18 @@ export function renderLadder(
   const left = `${cols[0].label} (${cols[0].addrs[0] ?? '?'})`;
   const right = `${cols[1].label} (${cols[1].addrs[0] ?? '?'})`;
   const lines: string[] = [];
-  lines.push(' '.repeat(timeW) + fit(left, inner / 2).padEnd(inner + 2 - Math.min(right.length, inner / 2)) + fit(right, inner / 2));
-  lines.push(paint(C.dim, 'Δt(ms)'.padStart(timeW - 2)) + '  │' + ' '.repeat(inner - 2) + '│');
+  lines.push(' '.repeat(timeW + sw) + fit(left, inner / 2).padEnd(inner + 2 - Math.min(right.length, inner / 2)) + fit(right, inner / 2));
+  lines.push(paint(C.dim, 'Δt(ms)'.padStart(timeW - 2)) + '  ' + ' '.repeat(sw) + '│' + ' '.repeat(inner - 2) + '│');
 
   const rel = new RelSeq();
   let prev: bigint | undefined;
   const seen = new Set<string>();
+  const shown: [string | undefined, string | undefined] = [undefined, undefined];
   for (const r of rows) {
     const dt = prev === undefined ? 0n : r.tsNs - prev;
     if (r.kind === 'note') {
       const who = r.n.who ? `${r.n.who}: ` : '';
-      lines.push(' '.repeat(timeW) + paint(C.cyan, fit(`· ${who}${r.n.text}`, inner + 2)));
+      lines.push(' '.repeat(timeW + sw) + paint(C.cyan, fit(`· ${who}${r.n.text}`, inner + 2)));
       continue;
     }
     // The same packet captured at both ends of a link is drawn once.
@@ -100,7 +107,20 @@ export function renderLadder(
     const body = fit(` ${label} `, inner - 6);
     const dash = '─'.repeat(Math.max(1, inner - 4 - body.length));
     const arrow = fromLeft ? `├─${body}${dash}▶│` : `│◀${dash}${body}─┤`;
-    lines.push(`${('+' + fmtMs(dt)).padStart(timeW - 2)}  ${paint(colourFor(s.flags), arrow)}`);
+    let ls = '';
+    let rs = '';
+    if (opts.states) {
+      const st = opts.states(r.p);
+      const pick = (i: 0 | 1) => {
+        const v = st?.[i];
+        if (v === undefined || v === shown[i]) return '';
+        shown[i] = v;
+        return v;
+      };
+      ls = fit(pick(0), STATE_W).padStart(STATE_W) + ' ';
+      rs = ' ' + fit(pick(1), STATE_W);
+    }
+    lines.push(`${('+' + fmtMs(dt)).padStart(timeW - 2)}  ${paint(C.dim, ls)}${paint(colourFor(s.flags), arrow)}${paint(C.dim, rs)}`.trimEnd());
   }
   return lines.join('\n');
 }
