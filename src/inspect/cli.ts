@@ -14,6 +14,7 @@ export const INSPECT_USAGE = `  tcplab inspect <capture> [options]   read a pcap
       --conn ID        only this connection (repeatable)
       --max-ladders N  draw at most N ladders, connections with findings first (default 20)
       --max-packets N  at most N packets per ladder (default 200)
+      --max-connections N  list at most N connections without findings (default 50)
       --absolute       absolute sequence numbers in ladders`;
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void; isTTY: boolean };
@@ -50,6 +51,7 @@ export async function cmdInspect(argv: readonly string[], out: Out = defaultOut)
         conn: { type: 'string', multiple: true },
         'max-ladders': { type: 'string' },
         'max-packets': { type: 'string' },
+        'max-connections': { type: 'string' },
         absolute: { type: 'boolean' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
@@ -63,12 +65,14 @@ export async function cmdInspect(argv: readonly string[], out: Out = defaultOut)
     out.stderr(`tcplab inspect: name one capture file\n${INSPECT_USAGE}\n`);
     return 2;
   }
-  let tw: number | undefined, ports: number | undefined, maxLadders: number | undefined, maxPackets: number | undefined, conns: number[] | undefined;
+  let tw: number | undefined, ports: number | undefined, maxLadders: number | undefined, maxPackets: number | undefined;
+  let maxConnections: number | undefined, conns: number[] | undefined;
   try {
     tw = num('time-wait', values['time-wait'] as string | undefined, 0.001, false);
     ports = num('ports', values.ports as string | undefined, 1, true);
     maxLadders = num('max-ladders', values['max-ladders'] as string | undefined, 0, true);
     maxPackets = num('max-packets', values['max-packets'] as string | undefined, 1, true);
+    maxConnections = num('max-connections', values['max-connections'] as string | undefined, 0, true);
     conns = (values.conn as string[] | undefined)?.map((c) => num('conn', c, 1, true)!);
   } catch (e) {
     out.stderr(`tcplab inspect: ${(e as Error).message}\n`);
@@ -77,12 +81,12 @@ export async function cmdInspect(argv: readonly string[], out: Out = defaultOut)
   const file = positionals[0]!;
   try {
     const report = await inspectFile(file, { timeWaitMs: tw === undefined ? undefined : tw * 1000, ports });
-    if (values.html) writeFileSync(values.html as string, renderHtml(inspectToJson(report)));
+    if (values.html) writeFileSync(values.html as string, renderHtml(inspectToJson(report), { maxLadders }));
     if (values.json) {
       out.stdout(JSON.stringify(inspectToJson(report), null, 2) + '\n');
     } else {
       const color = values['no-color'] ? false : (values.color as boolean | undefined) ?? out.isTTY;
-      out.stdout(renderInspect(report, { color, explain: values.explain as boolean | undefined, absolute: values.absolute as boolean | undefined, maxLadders, maxPackets, conns }) + '\n');
+      out.stdout(renderInspect(report, { color, explain: values.explain as boolean | undefined, absolute: values.absolute as boolean | undefined, maxLadders, maxPackets, maxConnections, conns }) + '\n');
     }
     if (values.html) out.stderr(`tcplab inspect: HTML report written to ${values.html as string}\n`);
     return 0;

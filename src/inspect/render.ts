@@ -17,6 +17,8 @@ export interface RenderInspectOptions {
   maxPackets?: number;
   /** Only these connection ids. */
   conns?: readonly number[];
+  /** List at most this many connections without findings (those with findings are always listed); default 50. */
+  maxConnections?: number;
   width?: number;
 }
 
@@ -79,7 +81,9 @@ export function renderInspect(r: InspectReport, o: RenderInspectOptions = {}): s
   if (sk.length) out.push(`skipped: ${sk.map(([k, v]) => `${v} ${k}`).join('; ')}`);
   out.push(`TIME-WAIT assumed to last ${r.timeWaitMs / 1000} s`);
 
-  const wanted = r.connections.filter((c) => !o.conns?.length || o.conns.includes(c.id));
+  const all = r.connections.filter((c) => !o.conns?.length || o.conns.includes(c.id));
+  let quiet = 0;
+  const wanted = all.filter((c) => c.findings.length > 0 || quiet++ < (o.maxConnections ?? 50));
   const ranked = [...wanted].sort((a, b) => (b.findings.length ? 1 : 0) - (a.findings.length ? 1 : 0) || a.id - b.id);
   const ladders = new Set(ranked.slice(0, o.maxLadders ?? 20).map((c) => c.id));
   for (const c of wanted) {
@@ -97,6 +101,10 @@ export function renderInspect(r: InspectReport, o: RenderInspectOptions = {}): s
       out.push('');
       out.push(...findingLines(c.findings, o, t0, '   '));
     }
+  }
+  if (all.length > wanted.length) {
+    out.push('');
+    out.push(`(${all.length - wanted.length} more connection(s) without findings not listed: --conn ID or --max-connections N)`);
   }
   if (wanted.length > ladders.size && (o.maxLadders ?? 20) > 0) {
     out.push('');

@@ -114,7 +114,12 @@ function labHtml(lab: Lab): string {
     lab.cases.map((c) => caseHtml(lab, c)).join('\n') + '</section>';
 }
 
-function inspectHtml(r: InspectJson): string {
+export interface HtmlOptions {
+  /** Inspect reports: draw ladders for at most this many connections, those with findings first (default 20). */
+  maxLadders?: number;
+}
+
+function inspectHtml(r: InspectJson, o: HtmlOptions): string {
   const body: string[] = [];
   const start = r.startNs !== null ? new Date(Number(BigInt(r.startNs) / 1_000_000n)).toISOString() : 'empty';
   const skipped = Object.entries(r.skipped);
@@ -128,8 +133,18 @@ function inspectHtml(r: InspectJson): string {
     body.push('<table class="rates"><tr><th>client → server</th><th>conns</th><th>avg/s</th><th>peak/s</th><th>in one TIME-WAIT</th><th>of ports</th><th>risk</th></tr>' +
       r.rates.map((x) => `<tr><td class="mono">${esc(x.client)} → ${esc(x.server)}</td><td>${x.connections}</td><td>${x.perSecAvg}</td><td>${x.perSecPeak}</td><td>${x.maxInTimeWait}</td><td>${(x.usage * 100).toFixed(2)}% of ${x.ports}</td><td>${badge(x.risk)}</td></tr>`).join('') + '</table>');
   }
+  const ranked = [...r.connections].sort((a, b) => (b.findings.length ? 1 : 0) - (a.findings.length ? 1 : 0) || a.id - b.id);
+  const drawn = new Set(ranked.slice(0, o.maxLadders ?? 20).map((c) => c.id));
+  const rest = r.connections.filter((c) => !drawn.has(c.id));
+  if (rest.length) {
+    const shown = rest.slice(0, 1000);
+    body.push(`<details><summary>${rest.length} more connection(s) without a ladder</summary><table class="rest"><tr><th>#</th><th>client → server</th><th>packets</th><th>incarnations</th><th>final states (client / server)</th></tr>` +
+      shown.map((c) => { const l = c.incarnations[c.incarnations.length - 1]; return `<tr><td>${c.id}</td><td class="mono">${esc(c.client)} → ${esc(c.server)}</td><td>${c.packets.length}</td><td>${c.incarnations.length}</td><td>${l ? `${esc(l.finalStates.client)} / ${esc(l.finalStates.server)}` : ''}</td></tr>`; }).join('') +
+      `</table>${rest.length > shown.length ? `<p>… and ${rest.length - shown.length} more</p>` : ''}</details>`);
+  }
   body.push('</section>');
   for (const c of r.connections) {
+    if (!drawn.has(c.id)) continue;
     const notes: SvgNote[] = [];
     for (const i of c.incarnations) {
       if (i.n > 1) notes.push({ tNs: i.startNs, text: `── incarnation ${i.n}${i.gapNs ? `, ${sec(i.gapNs)} after incarnation ${i.n - 1} closed` : ''} ──` });
@@ -159,8 +174,8 @@ function inspectHtml(r: InspectJson): string {
 }
 
 /** The whole report as one HTML document. Accepts toJson() output or inspectToJson() output. */
-export function renderHtml(json: ReportJson | InspectJson): string {
-  if (json.schema === 'tcplab.inspect/1') return inspectHtml(json as InspectJson);
+export function renderHtml(json: ReportJson | InspectJson, opts: HtmlOptions = {}): string {
+  if (json.schema === 'tcplab.inspect/1') return inspectHtml(json as InspectJson, opts);
   const r = json as ReportJson;
   const kernels = [...new Set(r.labs.map((l) => `${l.stack.os} ${l.stack.release}`))].join(', ');
   const toc = r.labs.length > 1

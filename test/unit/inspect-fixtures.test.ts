@@ -117,3 +117,44 @@ describe('inspect: truncated and corrupt files', () => {
     }
   });
 });
+
+describe('inspect: corrupted bytes never crash', () => {
+  // A fixed-seed generator: the same corruptions every run.
+  let seed = 0x7c9;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+
+  it('pcapng with random byte flips: a result or a CaptureFormatError', async () => {
+    const good = readFileSync(fx('inspect-twreuse.pcapng'));
+    let errors = 0;
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(good);
+      for (let k = 0; k < 1 + rnd(4); k++) b[rnd(b.length)] = rnd(256);
+      const p = join(dir, 'flip.pcapng');
+      writeFileSync(p, b);
+      try {
+        const r = await inspectFile(p);
+        renderInspect(r);
+        inspectToJson(r);
+      } catch (e) {
+        expect(e).toBeInstanceOf(CaptureFormatError);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(0);
+  });
+
+  it('pcap with random byte flips: a result or a CaptureFormatError', async () => {
+    const good = readFileSync(fx('inspect-twserver.cap'));
+    for (let i = 0; i < 100; i++) {
+      const b = Buffer.from(good);
+      for (let k = 0; k < 1 + rnd(4); k++) b[24 + rnd(b.length - 24)] = rnd(256);
+      const p = join(dir, 'flip.cap');
+      writeFileSync(p, b);
+      try {
+        renderInspect(await inspectFile(p));
+      } catch (e) {
+        expect(e).toBeInstanceOf(CaptureFormatError);
+      }
+    }
+  });
+});

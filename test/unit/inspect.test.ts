@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectFile, inspectToJson, renderInspect, type InspectReport } from '../../src/inspect/index.js';
 import { EXPLAIN } from '../../src/report/explain.js';
+import { renderHtml } from '../../src/report/html.js';
 import { challenge, lastAck, many, paws, twRejected, writePcap, writePcapng, type Convo } from '../fixtures/inspect-synth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tcplab-inspect-'));
@@ -72,6 +73,14 @@ describe('inspect: TIME-WAIT events from synthetic captures', () => {
     expect(x).toMatchObject({ client: '198.18.2.1', server: '198.18.2.2:80', connections: 200, distinctClientPorts: 200, perSecPeak: 20, maxInTimeWait: 200, clientTimeWaits: 200, risk: 'high' });
     expect(x!.usage).toBeCloseTo(200 / 300, 3);
     expect(kinds(r)).toEqual(['port-exhaustion']);
+    // Big captures stay readable: 50 quiet connections listed, 20 ladders (text and HTML).
+    const text = renderInspect(r);
+    expect(text.match(/^== connection \d/gm)).toHaveLength(50);
+    expect(text).toContain('(150 more connection(s) without findings not listed');
+    expect(text.match(/Δt\(ms\)/g)).toHaveLength(20);
+    const html = renderHtml(inspectToJson(r));
+    expect(html.match(/<svg class="ladder"/g)).toHaveLength(20);
+    expect(html).toContain('180 more connection(s) without a ladder');
     // With the default 28232 ports the same traffic is no risk.
     const low = await run(many(200, 10_000));
     expect(low.rates[0]!.risk).toBe('low');
