@@ -61,28 +61,63 @@ function fit(s: string, n: number): string {
   return s.length <= n ? s : s.slice(0, n - 1) + '…';
 }
 
+/** Which column sends and which receives: by address, unknown addresses fall to an outer column. */
+function ends(cols: readonly LadderColumn[], src: string, dst: string): [number, number] {
+  const n = cols.length;
+  if (n === 2) {
+    const fromLeft = cols[0]!.addrs.includes(src) || (!cols[1]!.addrs.includes(src) && cols[1]!.addrs.includes(dst));
+    return fromLeft ? [0, 1] : [1, 0];
+  }
+  let from = cols.findIndex((c) => c.addrs.includes(src));
+  let to = cols.findIndex((c) => c.addrs.includes(dst));
+  if (from < 0 && to < 0) return [0, n - 1];
+  if (from < 0) from = to === 0 ? n - 1 : 0;
+  if (to < 0 || to === from) to = from === n - 1 ? 0 : n - 1;
+  return [from, to];
+}
+
+/**
+ * Two columns (client, server) or three (e.g. client, prober, server): an arrow per segment between the
+ * columns owning its addresses, crossing the middle one when it must.
+ */
 export function renderLadder(
   packets: readonly PacketRecord[],
   notes: readonly NoteRecord[],
-  cols: readonly [LadderColumn, LadderColumn],
+  cols: readonly LadderColumn[],
   opts: LadderOptions = {},
 ): string {
+  if (cols.length !== 2 && cols.length !== 3) throw new RangeError(`cols: a ladder has 2 or 3 columns, got ${cols.length}`);
   const width = opts.width ?? 100;
   const color = opts.color ?? false;
   const paint = (c: string, s: string) => (color && c && s ? c + s + C.reset : s);
   const timeW = 11;
   const sw = opts.states ? STATE_W + 1 : 0; // a state column on each side
-  const inner = width - timeW - 2 - 2 * sw; // between the two bars
+  const inner = width - timeW - 2 - 2 * sw; // from the first bar to the last
+  const bars = cols.length === 2 ? [0, inner - 1] : [0, Math.floor((inner - 1) / 2), inner - 1];
   const rows: Row[] = [
     ...packets.map((p) => ({ tsNs: p.tsNs, kind: 'pkt' as const, p })),
     ...notes.map((n) => ({ tsNs: n.tsNs, kind: 'note' as const, n })),
   ].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : a.kind === 'note' ? -1 : 1));
 
-  const left = `${cols[0].label} (${cols[0].addrs[0] ?? '?'})`;
-  const right = `${cols[1].label} (${cols[1].addrs[0] ?? '?'})`;
+  const heading = (c: LadderColumn) => `${c.label} (${c.addrs[0] ?? '?'})`;
   const lines: string[] = [];
-  lines.push(' '.repeat(timeW + sw) + fit(left, inner / 2).padEnd(inner + 2 - Math.min(right.length, inner / 2)) + fit(right, inner / 2));
-  lines.push(paint(C.dim, 'Δt(ms)'.padStart(timeW - 2)) + '  ' + ' '.repeat(sw) + '│' + ' '.repeat(inner - 2) + '│');
+  if (cols.length === 2) {
+    const left = heading(cols[0]!);
+    const right = heading(cols[1]!);
+    lines.push(' '.repeat(timeW + sw) + fit(left, inner / 2).padEnd(inner + 2 - Math.min(right.length, inner / 2)) + fit(right, inner / 2));
+  } else {
+    const head = Array<string>(inner + 2).fill(' ');
+    const room = Math.floor(inner / 3) - 1;
+    cols.forEach((c, i) => {
+      const t = fit(heading(c), room);
+      const at = Math.max(0, Math.min(inner + 2 - t.length, bars[i]! - Math.floor(t.length / 2)));
+      for (let k = 0; k < t.length; k++) head[at + k] = t[k]!;
+    });
+    lines.push((' '.repeat(timeW + sw) + head.join('')).trimEnd());
+  }
+  const barLine = Array<string>(inner).fill(' ');
+  for (const b of bars) barLine[b] = '│';
+  lines.push(paint(C.dim, 'Δt(ms)'.padStart(timeW - 2)) + '  ' + ' '.repeat(sw) + barLine.join(''));
 
   const rel = new RelSeq();
   let prev: bigint | undefined;
@@ -101,12 +136,28 @@ export function renderLadder(
     if (seen.has(key)) continue;
     seen.add(key);
     prev = r.tsNs;
-    const fromLeft = cols[0].addrs.includes(s.src) || (!cols[1].addrs.includes(s.src) && cols[1].addrs.includes(s.dst));
+    const [from, to] = ends(cols, s.src, s.dst);
+    const a = bars[from]!;
+    const b = bars[to]!;
     const opt = optionsBrief(s.options);
     const label = `${s.flags.padEnd(3)} ${rel.label(r.p, opts.absolute ?? false)}${opt ? ` [${opt}]` : ''}`;
-    const body = fit(` ${label} `, inner - 6);
-    const dash = '─'.repeat(Math.max(1, inner - 4 - body.length));
-    const arrow = fromLeft ? `├─${body}${dash}▶│` : `│◀${dash}${body}─┤`;
+    const body = fit(` ${label} `, Math.abs(b - a) + 1 - 6);
+    const row = [...barLine];
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    for (let i = lo + 1; i < hi; i++) row[i] = row[i] === '│' ? '┼' : '─';
+    if (a < b) {
+      row[a] = '├';
+      row[b - 1] = '▶';
+      for (let k = 0; k < body.length; k++) row[a + 2 + k] = body[k]!;
+    } else {
+      row[a] = '┤';
+      row[b + 1] = '◀';
+      for (let k = 0; k < body.length; k++) row[a - 1 - body.length + k] = body[k]!;
+    }
+    // Colour only the arrow, not the bars it leaves untouched.
+    const arrow = row.slice(lo, hi + 1).join('');
+    const line = row.slice(0, lo).join('') + paint(colourFor(s.flags), arrow) + row.slice(hi + 1).join('');
     let ls = '';
     let rs = '';
     if (opts.states) {
@@ -120,7 +171,7 @@ export function renderLadder(
       ls = fit(pick(0), STATE_W).padStart(STATE_W) + ' ';
       rs = ' ' + fit(pick(1), STATE_W);
     }
-    lines.push(`${('+' + fmtMs(dt)).padStart(timeW - 2)}  ${paint(C.dim, ls)}${paint(colourFor(s.flags), arrow)}${paint(C.dim, rs)}`.trimEnd());
+    lines.push(`${('+' + fmtMs(dt)).padStart(timeW - 2)}  ${paint(C.dim, ls)}${line}${paint(C.dim, rs)}`.trimEnd());
   }
   return lines.join('\n');
 }
