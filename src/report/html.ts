@@ -90,7 +90,9 @@ function caseHtml(lab: Lab, c: Case): string {
   if (c.packets.length) {
     const notes: SvgNote[] = c.notes.map((n) => ({ tNs: n.tNs, who: n.who, text: n.text }));
     const pcap = c.pcap ? ` · pcap: <a href="${esc(c.pcap)}">${esc(c.pcap)}</a>` : '';
-    out.push(`<figure class="ladder">${svgLadder(c.packets, notes)}<figcaption>${c.packets.length} packet(s), seq/ack relative to each direction's SYN${pcap}</figcaption></figure>`);
+    // columns: not in tcplab.report/1 yet; used when the runner adds them to the case JSON.
+    const columns = (c as { columns?: Array<{ label: string; addrs: string[] }> }).columns;
+    out.push(`<figure class="ladder">${svgLadder(c.packets, notes, { columns })}<figcaption>${c.packets.length} packet(s), seq/ack relative to each direction's SYN${pcap}</figcaption></figure>`);
   } else if (c.pcap) {
     out.push(`<p>pcap: <a href="${esc(c.pcap)}">${esc(c.pcap)}</a></p>`);
   }

@@ -24,6 +24,8 @@ export interface SvgNote {
 
 export interface SvgLadderOptions {
   labels?: readonly [string, string];
+  /** The lab's columns (2 or 3: e.g. client, prober, server) with the addresses each owns. */
+  columns?: ReadonlyArray<{ label: string; addrs: readonly string[] }>;
   absolute?: boolean;
   /** At most this many packets (the rest is summarised in a note). Default 300. */
   maxPackets?: number;
@@ -76,7 +78,21 @@ export function svgLadder(packets: readonly SvgPacket[], notes: readonly SvgNote
   const first = drawn.find((p) => p.flags.includes('S') && !p.flags.includes('.')) ?? drawn[0];
   const leftAddr = first ? addrOf(first.src) : '';
   const rightEp = first?.dst ?? '';
-  const labels = opts.labels ?? [first?.src ?? 'left', rightEp || 'right'];
+  const cols = opts.columns && opts.columns.length >= 2 && opts.columns.length <= 3
+    ? opts.columns.map((c) => ({ label: `${c.label} (${c.addrs[0] ?? '?'})`, addrs: c.addrs }))
+    : [{ label: (opts.labels ?? [])[0] ?? first?.src ?? 'left', addrs: [leftAddr] }, { label: (opts.labels ?? [])[1] ?? (rightEp || 'right'), addrs: [] as readonly string[] }];
+  const xs = cols.length === 3 ? [XL, (XL + XR) / 2, XR] : [XL, XR];
+  /** [from, to] column indexes; unknown addresses fall to an outer column, as in the terminal ladder. */
+  const ends = (p: SvgPacket): [number, number] => {
+    const n = cols.length;
+    let from = cols.findIndex((c) => c.addrs.includes(addrOf(p.src)));
+    let to = cols.findIndex((c) => c.addrs.includes(addrOf(p.dst)));
+    if (n === 2) return from === 0 || (from < 0 && to === 1) ? [0, 1] : [1, 0];
+    if (from < 0 && to < 0) return [0, n - 1];
+    if (from < 0) from = to === 0 ? n - 1 : 0;
+    if (to < 0 || to === from) to = from === n - 1 ? 0 : n - 1;
+    return [from, to];
+  };
   const hasStates = drawn.some((p) => p.states);
 
   type Row = { t: bigint; p?: SvgPacket; n?: SvgNote };
@@ -103,7 +119,8 @@ export function svgLadder(packets: readonly SvgPacket[], notes: readonly SvgNote
       continue;
     }
     const p = r.p!;
-    const fromLeft = addrOf(p.src) === leftAddr;
+    const [fi, ti] = ends(p);
+    const fromLeft = fi < ti;
     const fwd = `${p.src}>${p.dst}`;
     const rev = `${p.dst}>${p.src}`;
     if (p.flags.includes('S') || !base.has(fwd)) base.set(fwd, p.seq);
@@ -118,9 +135,10 @@ export function svgLadder(packets: readonly SvgPacket[], notes: readonly SvgNote
     const detail = `${p.frame !== undefined ? `frame ${p.frame}: ` : ''}${p.src} > ${p.dst} ${p.flags} seq ${p.seq} ack ${p.ack} win ${p.win} len ${p.len}${p.options ? ` [${p.options}]` : ''}`;
     const dt = prev === undefined ? 0n : r.t - prev;
     prev = r.t;
-    const [x1, x2] = fromLeft ? [XL, XR] : [XR, XL];
+    const x1 = xs[fi]!;
+    const x2 = xs[ti]!;
     const c = colour(p.flags);
-    const mid = (XL + XR) / 2;
+    const mid = (x1 + x2) / 2;
     body.push(`<g class="pkt ${c}">` +
       `<text class="dt" x="12" y="${y + 22}">${esc(fmtDt(dt))}</text>` +
       `<line class="arrow" x1="${x1}" y1="${y + 14}" x2="${x2 + (fromLeft ? -3 : 3)}" y2="${y + 30}" marker-end="url(#head-${c})"/>` +
@@ -143,11 +161,10 @@ export function svgLadder(packets: readonly SvgPacket[], notes: readonly SvgNote
     `<marker id="head-${c}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path class="head ${c}" d="M0,0 L10,5 L0,10 z"/></marker>`).join('');
   return `<svg class="ladder" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${h}" width="${W}" height="${h}" role="img" aria-label="packet ladder: ${drawn.length} packets">` +
     `<defs>${markers}</defs>` +
-    `<text class="side" x="${XL}" y="22" text-anchor="middle">${esc(labels[0])}</text>` +
-    `<text class="side" x="${XR}" y="22" text-anchor="middle">${esc(labels[1])}</text>` +
+    cols.map((c, i) => `<text class="side" x="${xs[i]}" y="22" text-anchor="middle">${esc(c.label)}</text>`).join('') +
     (hasStates ? `<text class="statehd" x="${XL - 8}" y="44" text-anchor="end">state</text><text class="statehd" x="${XR + 8}" y="44">state</text>` : '') +
     `<text class="statehd" x="12" y="44">Δt</text>` +
-    `<line class="life" x1="${XL}" y1="30" x2="${XL}" y2="${h - 6}"/><line class="life" x1="${XR}" y1="30" x2="${XR}" y2="${h - 6}"/>` +
+    xs.map((x) => `<line class="life" x1="${x}" y1="30" x2="${x}" y2="${h - 6}"/>`).join('') +
     body.join('') + '</svg>';
 }
 

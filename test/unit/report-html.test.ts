@@ -25,6 +25,24 @@ describe('HTML report (structure; the browser test renders it)', () => {
     expect(xs[0]!).toBeLessThan(xs[1]!);
   });
 
+  it('three columns when the case names them: client, prober, server', () => {
+    const p = { tNs: '0', src: '198.18.0.1:1000', dst: '198.18.0.2:80', flags: 'S', seq: 5, ack: 0, win: 100, len: 0, options: '' };
+    const fromProber = { ...p, tNs: '100', src: '198.18.0.99:1000', flags: 'R' };
+    const toProber = { ...p, tNs: '200', src: p.dst, dst: '198.18.0.99:1000', flags: '.' };
+    const svg = svgLadder([p, fromProber, toProber], [], {
+      columns: [{ label: 'client', addrs: ['198.18.0.1'] }, { label: 'prober', addrs: ['198.18.0.99'] }, { label: 'server', addrs: ['198.18.0.2'] }],
+    });
+    expect(svg.match(/<line class="life"/g)).toHaveLength(3);
+    const arrows = [...svg.matchAll(/<line class="arrow" x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const lifelines = [...svg.matchAll(/<line class="life" x1="([\d.]+)"/g)].map((m) => Number(m[1]));
+    const [l, mid, r] = lifelines as [number, number, number];
+    expect(arrows[0]![0]).toBe(l); // client -> server spans the whole ladder
+    expect(arrows[0]![1]).toBeCloseTo(r - 3);
+    expect(arrows[1]![0]).toBe(mid); // prober -> server
+    expect(arrows[2]).toEqual([r, mid + 3]); // server -> prober
+    expect(svg).toContain('prober (198.18.0.99)');
+  });
+
   it('addresses with ports, IPv6 too', () => {
     expect(addrOf('198.18.0.1:80')).toBe('198.18.0.1');
     expect(addrOf('fd00::1:80')).toBe('fd00::1');
