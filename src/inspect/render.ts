@@ -43,9 +43,10 @@ function ladderFor(c: Connection, o: RenderInspectOptions): string {
   const ns = last === undefined ? notes : notes.filter((n) => n.tsNs <= last + 1n);
   if (c.packets.length > max) ns.push({ tsNs: (last ?? 0n) + 2n, text: `… ${c.packets.length - max} more packet(s) not drawn (--max-packets)` });
   const [cl, sv] = c.ends;
+  const same = cl.addr === sv.addr; // loopback: tell the sides apart by port
   return renderLadder(shown, ns, [
-    { label: 'client', addrs: [cl.addr] },
-    { label: 'server', addrs: [sv.addr] },
+    { label: 'client', addrs: [cl.addr], ports: same ? [cl.port] : undefined },
+    { label: 'server', addrs: [sv.addr], ports: same ? [sv.port] : undefined },
   ], {
     color: o.color,
     absolute: o.absolute,

@@ -8,6 +8,12 @@ export interface LadderColumn {
   label: string;
   /** Addresses this column owns (a prober's ghost address belongs to the prober's column). */
   addrs: readonly string[];
+  /** When both ends share an address (loopback): the ports this column owns. */
+  ports?: readonly number[];
+}
+
+function owns(c: LadderColumn, addr: string, port: number): boolean {
+  return c.addrs.includes(addr) && (c.ports === undefined || c.ports.includes(port));
 }
 
 export interface LadderOptions {
@@ -62,14 +68,14 @@ function fit(s: string, n: number): string {
 }
 
 /** Which column sends and which receives: by address, unknown addresses fall to an outer column. */
-function ends(cols: readonly LadderColumn[], src: string, dst: string): [number, number] {
+function ends(cols: readonly LadderColumn[], s: PacketRecord['segment']): [number, number] {
   const n = cols.length;
   if (n === 2) {
-    const fromLeft = cols[0]!.addrs.includes(src) || (!cols[1]!.addrs.includes(src) && cols[1]!.addrs.includes(dst));
+    const fromLeft = owns(cols[0]!, s.src, s.sport) || (!owns(cols[1]!, s.src, s.sport) && owns(cols[1]!, s.dst, s.dport));
     return fromLeft ? [0, 1] : [1, 0];
   }
-  let from = cols.findIndex((c) => c.addrs.includes(src));
-  let to = cols.findIndex((c) => c.addrs.includes(dst));
+  let from = cols.findIndex((c) => owns(c, s.src, s.sport));
+  let to = cols.findIndex((c) => owns(c, s.dst, s.dport));
   if (from < 0 && to < 0) return [0, n - 1];
   if (from < 0) from = to === 0 ? n - 1 : 0;
   if (to < 0 || to === from) to = from === n - 1 ? 0 : n - 1;
@@ -136,7 +142,7 @@ export function renderLadder(
     if (seen.has(key)) continue;
     seen.add(key);
     prev = r.tsNs;
-    const [from, to] = ends(cols, s.src, s.dst);
+    const [from, to] = ends(cols, s);
     const a = bars[from]!;
     const b = bars[to]!;
     const opt = optionsBrief(s.options);

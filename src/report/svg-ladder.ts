@@ -25,7 +25,7 @@ export interface SvgNote {
 export interface SvgLadderOptions {
   labels?: readonly [string, string];
   /** The lab's columns (2 or 3: e.g. client, prober, server) with the addresses each owns. */
-  columns?: ReadonlyArray<{ label: string; addrs: readonly string[] }>;
+  columns?: ReadonlyArray<{ label: string; addrs: readonly string[]; ports?: readonly number[] }>;
   absolute?: boolean;
   /** At most this many packets (the rest is summarised in a note). Default 300. */
   maxPackets?: number;
@@ -40,6 +40,12 @@ const NOTE = 22;
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** 'addr:port' (or '[v6]:port') -> port. */
+export function portOf(ep: string): number {
+  const i = ep.lastIndexOf(':');
+  return i < 0 ? NaN : Number(ep.slice(i + 1));
 }
 
 /** 'addr:port' (or '[v6]:port') -> addr. */
@@ -78,15 +84,22 @@ export function svgLadder(packets: readonly SvgPacket[], notes: readonly SvgNote
   const first = drawn.find((p) => p.flags.includes('S') && !p.flags.includes('.')) ?? drawn[0];
   const leftAddr = first ? addrOf(first.src) : '';
   const rightEp = first?.dst ?? '';
-  const cols = opts.columns && opts.columns.length >= 2 && opts.columns.length <= 3
-    ? opts.columns.map((c) => ({ label: `${c.label} (${c.addrs[0] ?? '?'})`, addrs: c.addrs }))
-    : [{ label: (opts.labels ?? [])[0] ?? first?.src ?? 'left', addrs: [leftAddr] }, { label: (opts.labels ?? [])[1] ?? (rightEp || 'right'), addrs: [] as readonly string[] }];
+  // Loopback captures have one address on both ends: then the ports tell the sides apart.
+  const same = first !== undefined && addrOf(first.src) === addrOf(first.dst);
+  type Col = { label: string; addrs: readonly string[]; ports?: readonly number[] };
+  const cols: Col[] = opts.columns && opts.columns.length >= 2 && opts.columns.length <= 3
+    ? opts.columns.map((c) => ({ label: `${c.label} (${c.addrs[0] ?? '?'})`, addrs: c.addrs, ports: c.ports }))
+    : [
+      { label: (opts.labels ?? [])[0] ?? first?.src ?? 'left', addrs: [leftAddr], ports: same ? [portOf(first!.src)] : undefined },
+      { label: (opts.labels ?? [])[1] ?? (rightEp || 'right'), addrs: same ? [leftAddr] : [], ports: same ? [portOf(first!.dst)] : undefined },
+    ];
+  const owns = (c: Col, ep: string) => c.addrs.includes(addrOf(ep)) && (c.ports === undefined || c.ports.includes(portOf(ep)));
   const xs = cols.length === 3 ? [XL, (XL + XR) / 2, XR] : [XL, XR];
   /** [from, to] column indexes; unknown addresses fall to an outer column, as in the terminal ladder. */
   const ends = (p: SvgPacket): [number, number] => {
     const n = cols.length;
-    let from = cols.findIndex((c) => c.addrs.includes(addrOf(p.src)));
-    let to = cols.findIndex((c) => c.addrs.includes(addrOf(p.dst)));
+    let from = cols.findIndex((c) => owns(c, p.src));
+    let to = cols.findIndex((c) => owns(c, p.dst));
     if (n === 2) return from === 0 || (from < 0 && to === 1) ? [0, 1] : [1, 0];
     if (from < 0 && to < 0) return [0, n - 1];
     if (from < 0) from = to === 0 ? n - 1 : 0;

@@ -46,6 +46,19 @@ describe('inspect: recorded captures', () => {
   });
 });
 
+it('loopback (one address at both ends): ports tell the sides apart, in text and SVG', async () => {
+  const r = await inspectFile(fx('lo-conn-v4-partial-csum.cap'));
+  const text = renderInspect(r);
+  const rows = text.split('\n').filter((l) => /[├┤]/.test(l));
+  expect(rows.filter((l) => l.includes('◀')).length).toBeGreaterThanOrEqual(4);
+  expect(rows.filter((l) => l.includes('▶')).length).toBeGreaterThanOrEqual(4);
+  expect(rows[1]).toMatch(/│◀.* S\. /);
+  const { renderHtml } = await import('../../src/report/html.js');
+  const html = renderHtml(inspectToJson(r));
+  const x1s = new Set([...html.matchAll(/<line class="arrow" x1="(\d+)"/g)].map((m) => m[1]));
+  expect(x1s.size).toBe(2);
+});
+
 describe('inspect: truncated and corrupt files', () => {
   const expectClear = async (path: string) => {
     const e = await readCapture(path).then(() => undefined, (x: unknown) => x);
