@@ -237,7 +237,9 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
     // PAWS: TSval must not go backwards within a direction (RSTs are exempt, RFC 7323 §5.2).
     const ts = tsOption(s);
     if (ts && !(f & RST)) {
-      if (sx.lastTsVal !== undefined && tsBefore(ts.val, sx.lastTsVal) && !pureSyn) {
+      // A SYN or SYN-ACK starts the side's timestamps afresh (a new connection may use a new offset).
+      if (f & SYN) sx.lastTsVal = undefined;
+      if (sx.lastTsVal !== undefined && tsBefore(ts.val, sx.lastTsVal)) {
         find('paws-reject', x, p.tsNs, `TSval ${ts.val} from ${role[x]} ${names[x]} is older than the ${sx.lastTsVal} it sent before (${tsDiff(ts.val, sx.lastTsVal)}): a receiver would drop it`, [sx.lastTsPacket!, p]);
       }
       if (sx.lastTsVal === undefined || !tsBefore(ts.val, sx.lastTsVal)) {

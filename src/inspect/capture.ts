@@ -22,6 +22,7 @@ export interface CaptureFrame {
   origLen: number;
   /** LINKTYPE_ number of the interface the frame was captured on. */
   linkType: number;
+  /** Index into CaptureFile.interfaces (across all pcapng sections). */
   iface: number;
 }
 
@@ -92,6 +93,7 @@ export function parsePcapng(buf: Buffer, path = '<buffer>'): CaptureFile {
   const frames: CaptureFrame[] = [];
   const allIfaces: CaptureInterface[] = [];
   let ifaces: Iface[] = [];
+  let ifaceBase = 0; // interface ids are per section; CaptureFrame.iface indexes all of them
   let little = true;
   let lastTs = 0n;
   let off = 0;
@@ -106,6 +108,7 @@ export function parsePcapng(buf: Buffer, path = '<buffer>'): CaptureFile {
       else fail(off + 8, `section header has a bad byte-order magic 0x${bom.toString(16)}`);
       sawShb = true;
       ifaces = [];
+      ifaceBase = allIfaces.length;
     } else if (!sawShb) {
       fail(0, 'not a pcapng file: it does not start with a section header block');
     }
@@ -160,7 +163,7 @@ export function parsePcapng(buf: Buffer, path = '<buffer>'): CaptureFile {
         const origLen = u32(body + 16);
         if (body + hdr + capLen > end) fail(body + 12, `packet block: captured length ${capLen} runs past the end of its block`);
         lastTs = (units * iface!.mul) / iface!.div + iface!.offsetNs;
-        frames.push({ index: frames.length + 1, tsNs: lastTs, data: Buffer.from(buf.subarray(body + hdr, body + hdr + capLen)), origLen, linkType: iface!.linkType, iface: id });
+        frames.push({ index: frames.length + 1, tsNs: lastTs, data: Buffer.from(buf.subarray(body + hdr, body + hdr + capLen)), origLen, linkType: iface!.linkType, iface: ifaceBase + id });
         break;
       }
       case 3: { // SPB: interface 0, no timestamp
@@ -168,7 +171,7 @@ export function parsePcapng(buf: Buffer, path = '<buffer>'): CaptureFile {
         if (!iface) fail(off, 'simple packet block before any interface description');
         const origLen = u32(body);
         const capLen = Math.min(origLen, end - body - 4, iface!.snaplen || Infinity);
-        frames.push({ index: frames.length + 1, tsNs: lastTs, data: Buffer.from(buf.subarray(body + 4, body + 4 + capLen)), origLen, linkType: iface!.linkType, iface: 0 });
+        frames.push({ index: frames.length + 1, tsNs: lastTs, data: Buffer.from(buf.subarray(body + 4, body + 4 + capLen)), origLen, linkType: iface!.linkType, iface: ifaceBase });
         break;
       }
       default:

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inspectFile, inspectToJson, renderInspect, type InspectReport } from '../../src/inspect/index.js';
+import { inspectFile, inspectToJson, readCapture, renderInspect, type InspectReport } from '../../src/inspect/index.js';
 import { EXPLAIN } from '../../src/report/explain.js';
 import { renderHtml } from '../../src/report/html.js';
-import { challenge, lastAck, many, paws, twRejected, writePcap, writePcapng, type Convo } from '../fixtures/inspect-synth.js';
+import { challenge, Convo, lastAck, many, paws, pcapngBuffer, twRejected, writePcap, writePcapng } from '../fixtures/inspect-synth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tcplab-inspect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,6 +64,17 @@ describe('inspect: TIME-WAIT events from synthetic captures', () => {
     const r = await run(paws());
     expect(kinds(r)).toEqual(['paws-reject']);
     expect(r.findings[0]!.text).toMatch(/TSval 69000 .* older than the 70001/);
+  });
+
+  it('a new incarnation may restart timestamps: no PAWS finding for its SYN-ACK', async () => {
+    const v = new Convo();
+    const { cn, sn } = v.open(1_000_000, 5_000_000, 50_000);
+    v.s('F.', sn, cn, { ts: [55_002, 50_001] }).c('F.', cn, sn + 1, { ts: [50_002, 55_002] }).s('.', sn + 1, cn + 1, { ts: [55_003, 50_002] });
+    v.at(1000).c('S', 2_000_000, 0, { ts: [51_000, 0] }).s('S.', 100, 2_000_001, { ts: [7, 51_000] }).c('.', 2_000_001, 101, { ts: [51_000, 7] });
+    v.s('P.', 101, 2_000_001, { len: 3, ts: [8, 51_000] });
+    const r = await run(v);
+    expect(kinds(r)).toEqual(['tw-syn-accepted']);
+    expect(r.findings[0]!.text).toMatch(/ISN above the old RCV.NXT \(\+999994\), TSval newer than TS.Recent \(\+998\): accepted \(SYN-ACK\)/);
   });
 
   it('connection rates and the port exhaustion estimate', async () => {
@@ -131,6 +142,22 @@ describe('inspect: pcapng', () => {
       expect(gap - (gap % unit)).toBe(1_000_000_000n);
     });
   }
+
+  it('two sections of different byte order and link type in one file', async () => {
+    const frames = twRejected().frames;
+    const p = join(dir, 'two-sections.pcapng');
+    const eth = (d: Buffer) => Buffer.concat([Buffer.from('0200000000020200000000010800', 'hex'), d]);
+    writeFileSync(p, Buffer.concat([
+      pcapngBuffer(frames.slice(0, 9), { tsresol: 9 }),
+      pcapngBuffer(frames.slice(9), { bigEndian: true, linkType: 1, prefix: eth }),
+    ]));
+    const f = await readCapture(p);
+    expect(f.interfaces.map((i) => i.linkType)).toEqual([101, 1]);
+    expect(f.frames.map((x) => x.iface)).toEqual([...Array(9).fill(0), ...Array(5).fill(1)]);
+    const r = await inspectFile(p);
+    expect(r.linkTypes).toEqual(['raw', 'ethernet']);
+    expect(kinds(r)).toEqual(['tw-syn-rejected-ack', 'rst-in-time-wait']);
+  });
 
   it('simple packet blocks (no timestamps) still decode', async () => {
     const p = join(dir, 'spb.pcapng');
