@@ -9,6 +9,7 @@ export type { CaptureFile, CaptureFrame } from './capture.js';
 export { analyze, rates } from './analyze.js';
 export type { Connection, Finding, FindingKind, Incarnation, InspectPacket, RateReport, TcpState } from './analyze.js';
 export { renderInspect, type RenderInspectOptions } from './render.js';
+export { annotate, type Annotations } from './annotate.js';
 
 export interface InspectOptions {
   /** TIME-WAIT length in ms (Linux TCP_TIMEWAIT_LEN: 60000). */

@@ -21,6 +21,8 @@ export interface LadderOptions {
   color?: boolean;
   /** Total width; the default fits 100 columns. */
   width?: number;
+  /** Wrap long notes onto more lines instead of cutting them (e.g. --explain notes). */
+  wrapNotes?: boolean;
   /** Each side's TCP state after a packet ([left, right]); shown beside the bars where it changes. */
   states?: (p: PacketRecord) => readonly [string | undefined, string | undefined] | undefined;
 }
@@ -63,6 +65,22 @@ function colourFor(flags: string): string {
   return '';
 }
 
+/** Word-wrap to lines of at most n characters, continuation lines indented by two. */
+function wrap(s: string, n: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if (line && line.length + 1 + word.length > n) {
+      out.push(line);
+      line = '  ' + word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) out.push(line);
+  return out.map((l) => fit(l, n));
+}
+
 function fit(s: string, n: number): string {
   return s.length <= n ? s : s.slice(0, n - 1) + '…';
 }
@@ -103,7 +121,7 @@ export function renderLadder(
   const rows: Row[] = [
     ...packets.map((p) => ({ tsNs: p.tsNs, kind: 'pkt' as const, p })),
     ...notes.map((n) => ({ tsNs: n.tsNs, kind: 'note' as const, n })),
-  ].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : a.kind === 'note' ? -1 : 1));
+  ].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : a.kind === b.kind ? 0 : a.kind === 'note' ? -1 : 1));
 
   const heading = (c: LadderColumn) => `${c.label} (${c.addrs[0] ?? '?'})`;
   const lines: string[] = [];
@@ -133,7 +151,9 @@ export function renderLadder(
     const dt = prev === undefined ? 0n : r.tsNs - prev;
     if (r.kind === 'note') {
       const who = r.n.who ? `${r.n.who}: ` : '';
-      lines.push(' '.repeat(timeW + sw) + paint(C.cyan, fit(`· ${who}${r.n.text}`, inner + 2)));
+      const text = `· ${who}${r.n.text}`;
+      const parts = opts.wrapNotes ? wrap(text, inner + 2) : [fit(text, inner + 2)];
+      for (const part of parts) lines.push(' '.repeat(timeW + sw) + paint(C.cyan, part));
       continue;
     }
     // The same packet captured at both ends of a link is drawn once.
