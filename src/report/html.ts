@@ -1,7 +1,9 @@
 // One self-contained HTML file (inline CSS and SVG, no scripts, nothing fetched) for a lab report
 // (schema tcplab.report/1) or an inspect report (tcplab.inspect/1): readable on a projector.
 import type { InspectJson } from '../inspect/index.js';
-import { findingExplanation } from '../inspect/analyze.js';
+import { analyze, findingExplanation, type InspectPacket } from '../inspect/analyze.js';
+import { parseFlags } from '../wire/flags.js';
+import type { Segment, TcpOption } from '../wire/types.js';
 import { esc, svgLadder, SVG_CSS, type SvgNote } from './svg-ladder.js';
 import type { ReportJson } from './tap.js';
 
@@ -81,6 +83,58 @@ function checkHtml(k: Check): string {
     evidence(k) + '</article>';
 }
 
+type PacketJson = Case['packets'][number];
+
+/** Enough of a Segment, rebuilt from the report's packet JSON, for the connection analysis. */
+function segmentOf(p: PacketJson): Segment | undefined {
+  const split = (ep: string): [string, number] => {
+    const i = ep.lastIndexOf(':');
+    return [ep.slice(0, i).replace(/^\[|\]$/g, ''), Number(ep.slice(i + 1))];
+  };
+  let flagBits: number;
+  try {
+    flagBits = parseFlags(p.flags);
+  } catch {
+    return undefined;
+  }
+  const [src, sport] = split(p.src);
+  const [dst, dport] = split(p.dst);
+  const ts = /TS (\d+)\/(\d+)/.exec(p.options);
+  const options: TcpOption[] = ts ? [{ kind: 'ts', val: Number(ts[1]), ecr: Number(ts[2]) }] : [];
+  return {
+    family: src.includes(':') ? 6 : 4, src, dst, sport, dport, seq: p.seq, ack: p.ack, flagBits, flags: p.flags, window: p.win, urg: 0,
+    options, payload: new Uint8Array(p.len), ip: { ttl: 64, id: 0, df: true, tos: 0, flowLabel: 0 },
+    checksum: { ip: 'unchecked', tcp: 'unchecked', tcpValue: 0 }, ipLength: 40 + p.len,
+  };
+}
+
+/** Each side's TCP state per packet and TIME-WAIT findings as notes, from the case's packets. */
+function annotateJson(c: Case, columns?: Array<{ addrs: string[]; ports?: number[] }>) {
+  const t0 = 1_000_000_000_000n; // any base: times are relative in the JSON
+  const ps: InspectPacket[] = [];
+  const index = new Map<InspectPacket, number>();
+  c.packets.forEach((p, i) => {
+    const seg = segmentOf(p);
+    if (!seg) return;
+    const ip: InspectPacket = { tsNs: t0 + BigInt(p.tNs), dir: 'in', point: p.point, segment: seg, frame: i + 1 };
+    ps.push(ip);
+    index.set(ip, i);
+  });
+  const conns = analyze(ps);
+  const states: Array<[string, string] | null> = c.packets.map(() => null);
+  const notes: SvgNote[] = [];
+  const left = columns?.[0];
+  for (const k of conns) {
+    const clientLeft = !left || left.addrs.includes(k.ends[0].addr);
+    for (const [p, st] of k.states) states[index.get(p as InspectPacket)!] = clientLeft ? [st[0], st[1]] : [st[1], st[0]];
+    for (const f of k.findings) {
+      const at = (f.packets[f.packets.length - 1]?.tsNs ?? f.tsNs) - t0 + 1n;
+      notes.push({ tNs: at.toString(), text: `⚑ ${f.kind}: ${findingExplanation(f.kind).title}` });
+    }
+  }
+  return { packets: c.packets.map((p, i) => ({ ...p, states: states[i] })), notes };
+}
+
 function caseHtml(lab: Lab, c: Case): string {
   const out: string[] = [];
   out.push(`<h3 id="case-${esc(lab.id)}-${esc(c.id)}">${badge(c.verdict)} ${esc(c.title)} <span class="rule">case ${esc(c.id)}, ${(c.durationMs / 1000).toFixed(1)} s</span></h3>`);
@@ -88,11 +142,12 @@ function caseHtml(lab: Lab, c: Case): string {
   const sys = Object.entries(c.sysctls);
   if (sys.length) out.push('<table class="sysctls"><tr><th>sysctl (host:name)</th><th>value</th></tr>' + sys.map(([k, v]) => `<tr><td class="mono">${esc(k)}</td><td class="mono">${esc(v)}</td></tr>`).join('') + '</table>');
   if (c.packets.length) {
-    const notes: SvgNote[] = c.notes.map((n) => ({ tNs: n.tNs, who: n.who, text: n.text }));
     const pcap = c.pcap ? ` · pcap: <a href="${esc(c.pcap)}">${esc(c.pcap)}</a>` : '';
     // columns: not in tcplab.report/1 yet; used when the runner adds them to the case JSON.
-    const columns = (c as { columns?: Array<{ label: string; addrs: string[] }> }).columns;
-    out.push(`<figure class="ladder">${svgLadder(c.packets, notes, { columns })}<figcaption>${c.packets.length} packet(s), seq/ack relative to each direction's SYN${pcap}</figcaption></figure>`);
+    const columns = (c as { columns?: Array<{ label: string; addrs: string[]; ports?: number[] }> }).columns;
+    const ann = annotateJson(c, columns);
+    const notes: SvgNote[] = [...c.notes.map((n) => ({ tNs: n.tNs, who: n.who, text: n.text })), ...ann.notes];
+    out.push(`<figure class="ladder">${svgLadder(ann.packets, notes, { columns })}<figcaption>${c.packets.length} packet(s), seq/ack relative to each direction's SYN; TCP state of each side (as the packets imply) beside its timeline${pcap}</figcaption></figure>`);
   } else if (c.pcap) {
     out.push(`<p>pcap: <a href="${esc(c.pcap)}">${esc(c.pcap)}</a></p>`);
   }

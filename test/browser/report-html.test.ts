@@ -74,6 +74,10 @@ describe('HTML report in Chromium', () => {
     expect(dom).toContain('6.18.0-test');
     expect(dom).toContain('net.ipv4.tcp_tw_reuse');
     expect(dom).toContain('a # sign and "quotes"');
+    // Each side's state and the TIME-WAIT findings, worked out from the case's packets.
+    expect(dom).toMatch(/<text class="state"[^>]*>TIME-WAIT<\/text>/);
+    expect(dom).toContain('⚑ tw-syn-rejected-ack: SYN on a 4-tuple in TIME-WAIT, answered by an ACK');
+    expect(dom).toContain('⚑ tw-syn-accepted');
 
     const png = join(ARTIFACTS, 'report.png');
     rmSync(png, { force: true });
