@@ -194,10 +194,12 @@ export function renderLadder(
         shown[i] = v;
         return v;
       };
-      ls = fit(pick(0), STATE_W).padStart(STATE_W) + ' ';
-      rs = ' ' + fit(pick(1), STATE_W);
+      const l = fit(pick(0), STATE_W);
+      const rt = fit(pick(1), STATE_W);
+      ls = ' '.repeat(STATE_W - l.length) + paint(C.dim, l) + ' ';
+      rs = rt ? ' ' + paint(C.dim, rt) : '';
     }
-    lines.push(`${('+' + fmtMs(dt)).padStart(timeW - 2)}  ${paint(C.dim, ls)}${line}${paint(C.dim, rs)}`.trimEnd());
+    lines.push(`${('+' + fmtMs(dt)).padStart(timeW - 2)}  ${ls}${line}${rs}`.trimEnd());
   }
   return lines.join('\n');
 }

@@ -30,6 +30,13 @@ describe('inspect: recorded captures', () => {
     await expect(renderInspect(a).replace(a.file, '<file>')).toMatchFileSnapshot('../fixtures/inspect-twreuse.out.txt');
   });
 
+  it('colour only adds escape codes', async () => {
+    const r = await inspectFile(fx('inspect-twserver.cap'));
+    const coloured = renderInspect(r, { color: true, explain: true });
+    expect(coloured).toContain('\x1b[');
+    expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(renderInspect(r, { explain: true }));
+  });
+
   it('Linux cooked v2 from -i any, in pcapng', async () => {
     const r = await inspectFile(fx('inspect-twreuse-sll2.pcapng'));
     expect(r.linkTypes).toEqual(['sll2']);
