@@ -89,6 +89,14 @@ describe('HTML report in Chromium', () => {
     writeFileSync(join(ARTIFACTS, 'report.html'), html);
   });
 
+  it('the console check is real: a page that logs an error and throws is caught', () => {
+    const file = join(dir, 'bad.html');
+    writeFileSync(file, '<!doctype html><p>x</p><script>console.error("tcplab-boom"); notDefinedAnywhere();</script>');
+    const { pageErrors } = browse(file, { dumpDom: true });
+    expect(pageErrors.some((l) => l.includes('tcplab-boom'))).toBe(true);
+    expect(pageErrors.some((l) => l.includes('notDefinedAnywhere'))).toBe(true);
+  });
+
   it('inspect report: states, incarnations and findings render', async () => {
     const r = await inspectFile(join(import.meta.dirname, '..', 'fixtures', 'inspect-twserver.cap'));
     const html = renderHtml(inspectToJson(r));
