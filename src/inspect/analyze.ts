@@ -140,7 +140,6 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
   const c: Connection = { id, ends, packets: ps, states: new Map(), incarnations: [], findings: [], synTimes: [], clientTimeWaits: 0 };
   let sides: [Side, Side] = [{ state: 'CLOSED' }, { state: 'CLOSED' }];
   let inc: Incarnation | undefined;
-  let sawRst = false;
   let pending: Pending | undefined;
   let challengeFrom: { from: 0 | 1; syn: InspectPacket } | undefined;
 
@@ -160,10 +159,10 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
     const outcome = reply === 'SYN-ACK' ? 'accepted (SYN-ACK)' : reply === 'none' ? 'no answer captured' : `rejected (${reply})`;
     find(kind, (1 - q.from) as 0 | 1, ts, `${q.text}: ${outcome}`, ev);
   };
-  const closeInc = (ts: bigint) => {
+  const closeInc = (ts: bigint, byRst: boolean) => {
     if (inc && inc.closedAtNs === undefined && DONE.has(sides[0].state) && DONE.has(sides[1].state)) {
       inc.closedAtNs = ts;
-      inc.closedBy = sawRst ? 'RST' : 'FIN';
+      inc.closedBy = byRst ? 'RST' : 'FIN';
     }
   };
   const finishInc = () => {
@@ -189,7 +188,6 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
       }) as [Side, Side];
       const old = sides;
       sides = carried;
-      sawRst = false;
       pending = undefined;
       challengeFrom = undefined;
       inc = { n: (prev?.n ?? 0) + 1, startNs: p.tsNs, endNs: p.tsNs, packets: 0, finalStates: ['CLOSED', 'CLOSED'] };
@@ -251,7 +249,6 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
     if (sx.nxt === undefined || seqDiff(end, sx.nxt) > 0 || pureSyn) sx.nxt = end;
 
     if (f & RST) {
-      sawRst = true;
       if (pending && pending.from === y) settle('RST', p);
       challengeFrom = undefined;
       if (sy.state === 'TIME-WAIT') {
@@ -306,7 +303,7 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
         else if (sy.state === 'FIN-WAIT-2' || sy.state === 'TIME-WAIT') { sy.state = 'TIME-WAIT'; sy.twSinceNs = p.tsNs; }
       }
     }
-    closeInc(p.tsNs);
+    closeInc(p.tsNs, (f & RST) !== 0);
     c.states.set(p, [sides[0].state, sides[1].state]);
   }
   settle('none');

@@ -24,6 +24,8 @@ export interface InspectReport {
   linkTypes: string[];
   frames: number;
   tcpPackets: number;
+  /** Frames cut by the capture's snaplen (decoded from their headers, payload length from the wire length). */
+  snapped: number;
   /** Frames that are not TCP or could not be decoded, by reason. */
   skipped: Record<string, number>;
   firstNs?: bigint;
@@ -46,8 +48,15 @@ export async function inspectFile(path: string, opts: InspectOptions = {}): Prom
   const packets: InspectPacket[] = [];
   const skipped: Record<string, number> = {};
   const skip = (why: string) => { skipped[why] = (skipped[why] ?? 0) + 1; };
+  let snapped = 0;
   for (const fr of file.frames) {
-    const d = decodableFrame(fr.linkType, fr.data);
+    // A capture cut at a snaplen keeps the headers: pad the frame back to its length on the wire so the
+    // decoder sees a whole datagram (the payload bytes are unknown, its length is what matters here).
+    const data = fr.origLen > fr.data.length && fr.origLen - fr.data.length <= 262144
+      ? Buffer.concat([fr.data, Buffer.alloc(fr.origLen - fr.data.length)])
+      : fr.data;
+    if (data !== fr.data) snapped++;
+    const d = decodableFrame(fr.linkType, data);
     if ('skip' in d) { skip(d.skip); continue; }
     const r = decode(d.data, d.link);
     if (!r.ok) { skip(r.error.replace(/\d+/g, 'N')); continue; }
@@ -73,6 +82,7 @@ export async function inspectFile(path: string, opts: InspectOptions = {}): Prom
     linkTypes: [...new Set(file.interfaces.map((i) => LINKTYPE_NAMES[i.linkType] ?? `linktype ${i.linkType}`))],
     frames: file.frames.length,
     tcpPackets: packets.length,
+    snapped,
     skipped,
     firstNs: times.length ? times.reduce((a, b) => (b < a ? b : a)) : undefined,
     lastNs: times.length ? times.reduce((a, b) => (b > a ? b : a)) : undefined,
@@ -105,6 +115,7 @@ export function inspectToJson(r: InspectReport) {
     linkTypes: r.linkTypes,
     frames: r.frames,
     tcpPackets: r.tcpPackets,
+    snapped: r.snapped,
     skipped: r.skipped,
     startNs: r.firstNs?.toString() ?? null,
     durationNs: r.firstNs !== undefined && r.lastNs !== undefined ? (r.lastNs - r.firstNs).toString() : '0',

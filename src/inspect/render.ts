@@ -78,6 +78,7 @@ export function renderInspect(r: InspectReport, o: RenderInspectOptions = {}): s
   out.push(bold(`tcplab inspect ${r.file}`));
   const when = r.firstNs !== undefined ? `, ${new Date(Number(r.firstNs / 1_000_000n)).toISOString()} + ${sec((r.lastNs ?? t0) - t0)}` : '';
   out.push(`${r.format}, ${r.linkTypes.join('/')}: ${r.frames} frame(s), ${r.tcpPackets} TCP packet(s), ${r.connections.length} connection(s), ${incs} incarnation(s)${when}`);
+  if (r.snapped) out.push(`${r.snapped} frame(s) cut by the capture's snaplen: read from their headers`);
   const sk = Object.entries(r.skipped);
   if (sk.length) out.push(`skipped: ${sk.map(([k, v]) => `${v} ${k}`).join('; ')}`);
   out.push(`TIME-WAIT assumed to last ${r.timeWaitMs / 1000} s`);

@@ -15,9 +15,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('inspect on live captures', () => {
   requireRoot();
 
-  it('client TIME-WAIT reuse and server TIME-WAIT SYN, as pcap and pcapng', async () => {
+  it('client TIME-WAIT reuse, server TIME-WAIT SYN accepted and rejected, as pcap and pcapng', async () => {
     execFileSync('sh', [join(import.meta.dirname, '..', 'fixtures', 'inspect-capture.sh'), dir], {
-      env: { ...process.env, TCPLAB_SUFFIX: suffix }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000,
+      env: { ...process.env, TCPLAB_SUFFIX: suffix, TCPLAB_REJECT_BYTES: '1000000' }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000,
     });
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`tcplab-ins${suffix}`);
 
@@ -34,6 +34,10 @@ describe('inspect on live captures', () => {
     const server = await inspectFile(join(dir, 'inspect-twserver.cap'));
     expect(server.findings.map((f) => f.kind)).toEqual(['tw-syn-accepted']);
     expect(server.findings[0]!.text).toMatch(/TSval newer than TS.Recent/);
+
+    const reject = await inspectFile(join(dir, 'inspect-twreject.cap'));
+    expect(reject.findings.map((f) => f.kind)).toEqual(['tw-syn-rejected-ack', 'rst-in-time-wait']);
+    expect(reject.connections[0]!.incarnations.map((i) => i.finalStates)).toEqual([['CLOSED', 'TIME-WAIT'], ['TIME-WAIT', 'CLOSED']]);
 
     const sll2 = await inspectFile(join(dir, 'inspect-twreuse-sll2.pcapng'));
     expect(sll2.linkTypes).toEqual(['sll2']);

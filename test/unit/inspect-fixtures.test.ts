@@ -30,6 +30,23 @@ describe('inspect: recorded captures', () => {
     await expect(renderInspect(a).replace(a.file, '<file>')).toMatchFileSnapshot('../fixtures/inspect-twreuse.out.txt');
   });
 
+  it('a SYN rejected by a real TIME-WAIT socket, then reset, then accepted (snaplen-cut capture)', async () => {
+    const r = await inspectFile(fx('inspect-twreject.cap'));
+    expect(r.snapped).toBe(206);
+    expect(r.tcpPackets).toBe(r.frames);
+    expect(r.findings.map((f) => [f.kind, f.packets.map((p) => p.frame)])).toEqual([
+      ['tw-syn-rejected-ack', [318, 319]],
+      ['rst-in-time-wait', [320]],
+    ]);
+    expect(r.findings[0]!.text).toMatch(/ISN not above the old RCV.NXT \(-\d+\): rejected \(ACK\)/);
+    const [c] = r.connections;
+    expect(c!.incarnations.map((i) => [i.closedBy, ...i.finalStates])).toEqual([['FIN', 'CLOSED', 'TIME-WAIT'], ['FIN', 'TIME-WAIT', 'CLOSED']]);
+    // The old connection's bytes count: its RCV.NXT is the ISN + 1 + 300000 + 1 (FIN).
+    const text = renderInspect(r, { maxPackets: 400 });
+    expect(text).toMatch(/│◀─+ \.   seq 6 ack -?\d+ win \d+ ─┤/);
+    expect(text).toMatch(/├─ R   seq \d+ win 0 ─+▶│ CLOSED/);
+  });
+
   it('colour only adds escape codes', async () => {
     const r = await inspectFile(fx('inspect-twserver.cap'));
     const coloured = renderInspect(r, { color: true, explain: true });
