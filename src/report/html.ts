@@ -182,7 +182,7 @@ function inspectHtml(r: InspectJson, o: HtmlOptions): string {
   const skipped = Object.entries(r.skipped);
   body.push(`<section class="conn"><h2>${esc(r.file)}</h2><dl class="meta">` +
     `<dt>format</dt><dd>${esc(r.format)}, ${esc(r.linkTypes.join('/'))}</dd>` +
-    `<dt>frames</dt><dd>${r.frames} (${r.tcpPackets} TCP)${skipped.length ? `; skipped ${skipped.map(([k, v]) => `${v} ${esc(k)}`).join('; ')}` : ''}</dd>` +
+    `<dt>frames</dt><dd>${r.frames} (${r.tcpPackets} TCP${r.snapped ? `, ${r.snapped} cut by the snaplen` : ''})${skipped.length ? `; skipped ${skipped.map(([k, v]) => `${v} ${esc(k)}`).join('; ')}` : ''}</dd>` +
     `<dt>time</dt><dd>${esc(start)} + ${sec(r.durationNs)}</dd>` +
     `<dt>TIME-WAIT</dt><dd>${r.timeWaitMs / 1000} s assumed</dd>` +
     `<dt>connections</dt><dd>${r.connections.length}</dd><dt>findings</dt><dd>${r.findings.length}</dd></dl>`);
