@@ -295,7 +295,10 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
           }
         } else {
           sx.finSeq = finSeq;
-          if (sx.state === 'CLOSE-WAIT') sx.state = 'LAST-ACK';
+          // A FIN that does not acknowledge the peer's FIN was sent before that FIN arrived: a simultaneous
+          // close (FIN-WAIT-1, and CLOSING once the peer's FIN lands), not LAST-ACK.
+          const peerFinUnacked = sy.finSeq !== undefined && !((f & ACK) && seqAfterEq(s.ack, seqAdd(sy.finSeq, 1)));
+          if (sx.state === 'CLOSE-WAIT') sx.state = peerFinUnacked ? 'CLOSING' : 'LAST-ACK';
           else if (sx.state === 'ESTABLISHED' || sx.state === 'SYN-RCVD') sx.state = 'FIN-WAIT-1';
         }
         if (sy.state === 'ESTABLISHED') sy.state = 'CLOSE-WAIT';

@@ -37,7 +37,12 @@ describe('inspect on live captures', () => {
 
     const reject = await inspectFile(join(dir, 'inspect-twreject.cap'));
     expect(reject.findings.map((f) => f.kind)).toEqual(['tw-syn-rejected-ack', 'rst-in-time-wait']);
-    expect(reject.connections[0]!.incarnations.map((i) => i.finalStates)).toEqual([['CLOSED', 'TIME-WAIT'], ['TIME-WAIT', 'CLOSED']]);
+    // Incarnation 2 closes from both ends at once, in an order the scheduler picks: only its start is fixed.
+    const incs = reject.connections[0]!.incarnations;
+    expect(incs.map((i) => i.closedBy)).toEqual(['FIN', 'FIN']);
+    expect(incs[0]!.finalStates).toEqual(['CLOSED', 'TIME-WAIT']);
+    expect(incs[1]!.finalStates.filter((s) => s === 'TIME-WAIT').length, String(incs[1]!.finalStates)).toBeGreaterThanOrEqual(1);
+    expect(incs[1]!.finalStates.every((s) => s === 'TIME-WAIT' || s === 'CLOSED')).toBe(true);
 
     const sll2 = await inspectFile(join(dir, 'inspect-twreuse-sll2.pcapng'));
     expect(sll2.linkTypes).toEqual(['sll2']);

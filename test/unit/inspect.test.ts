@@ -53,6 +53,18 @@ describe('inspect: TIME-WAIT events from synthetic captures', () => {
     expect(incs[1]!.gapNs).toBe(999_800_000n);
   });
 
+  it('simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both sides', async () => {
+    const v = new Convo();
+    const { cn, sn } = v.open(1000, 2000);
+    v.c('F.', cn, sn).s('F.', sn, cn).c('.', cn + 1, sn + 1).s('.', sn + 1, cn + 1);
+    const r = await run(v);
+    const c = r.connections[0]!;
+    expect(c.packets.slice(5).map((p) => c.states.get(p))).toEqual([
+      ['FIN-WAIT-1', 'CLOSE-WAIT'], ['CLOSING', 'CLOSING'], ['CLOSING', 'TIME-WAIT'], ['TIME-WAIT', 'TIME-WAIT'],
+    ]);
+    expect(kinds(r)).toEqual([]);
+  });
+
   it('a FIN retransmitted from LAST-ACK', async () => {
     const r = await run(lastAck());
     expect(kinds(r)).toEqual(['fin-retransmit-last-ack']);
