@@ -1,0 +1,45 @@
+// The inspect analysis applied to a lab case's packets: each side's TCP state for the ladder, and the
+// TIME-WAIT events as ladder notes (with the rule, for --explain).
+import type { LadderColumn } from '../lab/ladder.js';
+import type { NoteRecord, PacketRecord } from '../lab/packets.js';
+import { explainLine } from '../report/explain.js';
+import { analyze, findingExplanation, type Finding, type InspectPacket, type TcpState } from './analyze.js';
+
+export interface Annotations {
+  /** One note per finding, placed just after the packet that shows it (and its rule with explain). */
+  notes: NoteRecord[];
+  findings: Finding[];
+  /** For LadderOptions.states: [left column, right column] state after the packet. */
+  states: (p: PacketRecord) => readonly [TcpState | undefined, TcpState | undefined] | undefined;
+}
+
+export function annotate(
+  packets: readonly PacketRecord[],
+  cols?: readonly LadderColumn[],
+  opts: { timeWaitMs?: number; explain?: boolean } = {},
+): Annotations {
+  const wrapped: InspectPacket[] = packets.map((p, i) => ({ ...p, frame: i + 1 }));
+  const original = new Map<InspectPacket, PacketRecord>(wrapped.map((w, i) => [w, packets[i]!]));
+  const conns = analyze(wrapped, { timeWaitMs: opts.timeWaitMs });
+  const states = new Map<PacketRecord, readonly [TcpState | undefined, TcpState | undefined]>();
+  const left = cols?.[0];
+  for (const c of conns) {
+    // Which end of the connection the left column owns decides the order of the pair.
+    const clientLeft = !left || left.addrs.includes(c.ends[0].addr) && (left.ports === undefined || left.ports.includes(c.ends[0].port));
+    for (const [w, st] of c.states) {
+      const p = original.get(w as InspectPacket);
+      if (p) states.set(p, clientLeft ? st : [st[1], st[0]]);
+    }
+  }
+  const findings = conns.flatMap((c) => c.findings);
+  const notes: NoteRecord[] = [];
+  for (const f of findings) {
+    const at = (f.packets[f.packets.length - 1]?.tsNs ?? f.tsNs) + 1n;
+    notes.push({ tsNs: at, text: `⚑ ${f.kind}: ${f.text}` });
+    if (opts.explain) {
+      const e = findingExplanation(f.kind);
+      notes.push({ tsNs: at, text: f.kind === 'tw-syn-unanswered' ? `${e.text} [${e.rules.join('; ')}]` : explainLine(f.kind) });
+    }
+  }
+  return { notes, findings, states: (p) => states.get(p) };
+}
