@@ -7,6 +7,9 @@ import { runLab } from './lab/runner.js';
 import { renderText, toJson, type LabResult } from './lab/report.js';
 import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
+import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
+import { renderHtml } from './report/html.js';
+import { renderTap } from './report/tap.js';
 
 const USAGE = `usage:
   tcplab list                       the labs and their cases
@@ -14,6 +17,9 @@ const USAGE = `usage:
       --case ID        only this case (repeatable)
       --json           print the JSON report on stdout (progress goes to stderr)
       --json-file F    also write the JSON report to F
+      --tap            print TAP 13 (one test point per check) on stdout instead of text
+      --html F         write a self-contained HTML report (SVG ladders) to F
+      --explain        narrate each TIME-WAIT event with the rule behind it (RFC section, kernel function)
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
       --slow           with 'all': include slow labs
@@ -21,7 +27,9 @@ const USAGE = `usage:
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
       --expectations F      JSON file {"case/check": {"linux": [{"versions": ">=6.1", "expect": ...}]}}
                             replacing the built-in expectations of those checks
-  tcplab clean                      remove what a killed run left behind (tcplab-* only)`;
+  tcplab report <report.json> --html F   turn a saved --json report into HTML
+  tcplab clean                      remove what a killed run left behind (tcplab-* only)
+${INSPECT_USAGE}`;
 
 function fail(msg: string): never {
   process.stderr.write(`tcplab: ${msg}\n${USAGE}\n`);
@@ -67,6 +75,9 @@ async function cmdRun(argv: string[]): Promise<number> {
       absolute: { type: 'boolean' },
       'tolerance-scale': { type: 'string' },
       expectations: { type: 'string' },
+      tap: { type: 'boolean' },
+      html: { type: 'string' },
+      explain: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) fail('run: name one lab, or all');
@@ -85,8 +96,10 @@ async function cmdRun(argv: string[]): Promise<number> {
   let overrides: Record<string, Expectation> | undefined;
   if (values.expectations !== undefined) overrides = readOverrides(values.expectations);
   const pcapDir = values['no-pcap'] ? undefined : (values.pcap ?? 'tcplab-out');
+  if (values.json && values.tap) fail('--json and --tap: choose one for stdout (use --json-file for the other)');
   const json = values.json ?? false;
-  const tty = !json && process.stdout.isTTY === true;
+  const machine = json || (values.tap ?? false);
+  const tty = !machine && process.stdout.isTTY === true;
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
@@ -105,7 +118,7 @@ async function cmdRun(argv: string[]): Promise<number> {
         onProgress: (l) => process.stderr.write(l + '\n'),
       });
       results.push(r);
-      if (!json) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute }) + '\n');
+      if (!machine) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute, explain: values.explain }) + '\n');
       if (ac.signal.aborted) break;
     }
   } finally {
@@ -115,7 +128,12 @@ async function cmdRun(argv: string[]): Promise<number> {
   const report = toJson(results);
   const text = JSON.stringify(report, null, 2);
   if (json) process.stdout.write(text + '\n');
+  if (values.tap) process.stdout.write(renderTap(report));
   if (values['json-file']) writeFileSync(values['json-file'], text + '\n');
+  if (values.html) {
+    writeFileSync(values.html, renderHtml(report));
+    process.stderr.write(`tcplab: HTML report written to ${values.html}\n`);
+  }
   if (ac.signal.aborted) return 130;
   return report.verdict === 'PASS' ? 0 : 1;
 }
@@ -125,6 +143,24 @@ function cmdList(): number {
     process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''}: ${l.title}\n`);
     for (const c of l.cases) process.stdout.write(`    --case ${c.id}: ${c.title}\n`);
   }
+  return 0;
+}
+
+function cmdReport(argv: string[]): number {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { html: { type: 'string' } } });
+  if (positionals.length !== 1 || !values.html) fail('report: give a saved report and --html FILE, e.g. tcplab report run.json --html run.html');
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
+  } catch (e) {
+    fail(`report: cannot read ${positionals[0]}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const schema = (data as { schema?: unknown } | null)?.schema;
+  if (schema !== 'tcplab.report/1' && schema !== 'tcplab.inspect/1') {
+    fail(`report: ${positionals[0]} is not a tcplab report (schema ${JSON.stringify(schema)}; expected tcplab.report/1 or tcplab.inspect/1)`);
+  }
+  writeFileSync(values.html, renderHtml(data as Parameters<typeof renderHtml>[0]));
+  process.stdout.write(`HTML report written to ${values.html}\n`);
   return 0;
 }
 
@@ -151,6 +187,8 @@ async function main(): Promise<number> {
     case 'list': return cmdList();
     case 'run': return cmdRun(rest);
     case 'clean': return cmdClean();
+    case 'inspect': return cmdInspect(rest);
+    case 'report': return cmdReport(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;

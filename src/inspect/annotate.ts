@@ -33,10 +33,13 @@ export function annotate(
   }
   const findings = conns.flatMap((c) => c.findings);
   const notes: NoteRecord[] = [];
+  const explained = new Set<string>();
   for (const f of findings) {
     const at = (f.packets[f.packets.length - 1]?.tsNs ?? f.tsNs) + 1n;
     notes.push({ tsNs: at, text: `⚑ ${f.kind}: ${f.text}` });
-    if (opts.explain) {
+    // The rule behind a kind of event is told once per ladder.
+    if (opts.explain && !explained.has(f.kind)) {
+      explained.add(f.kind);
       const e = findingExplanation(f.kind);
       notes.push({ tsNs: at, text: f.kind === 'tw-syn-unanswered' ? `${e.text} [${e.rules.join('; ')}]` : explainLine(f.kind) });
     }

@@ -1,5 +1,6 @@
 // The report model (stable JSON) and the terminal reporter.
 import { renderLadder, type LadderColumn } from './ladder.js';
+import { annotate } from '../inspect/annotate.js';
 import type { StackInfo } from './kernel.js';
 import { packetJson, type NoteRecord, type PacketRecord } from './packets.js';
 
@@ -65,6 +66,7 @@ export function toJson(results: readonly LabResult[]) {
     labs: results.map((r) => ({
       id: r.lab.id,
       title: r.lab.title,
+      summary: r.lab.summary,
       rfcs: r.lab.rfcs,
       sources: r.lab.sources,
       stack: { os: r.stack.os, release: r.stack.release },
@@ -80,6 +82,7 @@ export function toJson(results: readonly LabResult[]) {
         steps: c.steps,
         sysctls: c.sysctls,
         pcap: c.pcap,
+        columns: c.columns,
         checks: c.checks.map(({ packetRecords: _omit, ...rest }) => rest),
         packets: c.packets.map((p) => packetJson(p, c.t0)),
         notes: c.notes.map((n) => ({ tNs: (n.tsNs - c.t0).toString(), who: n.who, text: n.text })),
@@ -90,7 +93,7 @@ export function toJson(results: readonly LabResult[]) {
 
 const MARK: Record<Verdict, string> = { PASS: 'PASS   ', DIFFERS: 'DIFFERS', ERROR: 'ERROR  ' };
 
-export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boolean } = {}): string {
+export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boolean; explain?: boolean } = {}): string {
   const color = opts.color ?? false;
   const paint = (v: Verdict, s: string) =>
     !color ? s : (v === 'PASS' ? '\x1b[32m' : v === 'DIFFERS' ? '\x1b[33m' : '\x1b[31m') + s + '\x1b[0m';
@@ -107,7 +110,9 @@ export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boo
     c.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s}`));
     if (c.columns && c.packets.length) {
       out.push('');
-      out.push(renderLadder(c.packets, c.notes, c.columns, { color, absolute: opts.absolute }));
+      // Each side's TCP state and the TIME-WAIT events, worked out from the packets (with rules on --explain).
+      const a = annotate(c.packets, c.columns, { explain: opts.explain });
+      out.push(renderLadder(c.packets, [...c.notes, ...a.notes], c.columns, { color, absolute: opts.absolute, states: a.states, wrapNotes: opts.explain }));
     }
     out.push('');
     for (const k of c.checks) {
