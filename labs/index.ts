@@ -2,5 +2,6 @@
 import type { Lab } from '../src/lab/types.js';
 import { reuseLab } from './reuse.js';
 import { timewaitSynLab } from './timewait-syn.js';
+import { rfc1337Lab } from './rfc1337.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab];
