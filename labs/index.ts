@@ -3,5 +3,6 @@ import type { Lab } from '../src/lab/types.js';
 import { reuseLab } from './reuse.js';
 import { timewaitSynLab } from './timewait-syn.js';
 import { rfc1337Lab } from './rfc1337.js';
+import { lingerLab } from './linger.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab];
