@@ -4,5 +4,6 @@ import { reuseLab } from './reuse.js';
 import { timewaitSynLab } from './timewait-syn.js';
 import { rfc1337Lab } from './rfc1337.js';
 import { lingerLab } from './linger.js';
+import { lastackLab } from './lastack.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab];
