@@ -5,5 +5,6 @@ import { timewaitSynLab } from './timewait-syn.js';
 import { rfc1337Lab } from './rfc1337.js';
 import { lingerLab } from './linger.js';
 import { lastackLab } from './lastack.js';
+import { duplicateLab } from './duplicate.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab];
