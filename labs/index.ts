@@ -6,5 +6,6 @@ import { rfc1337Lab } from './rfc1337.js';
 import { lingerLab } from './linger.js';
 import { lastackLab } from './lastack.js';
 import { duplicateLab } from './duplicate.js';
+import { exhaustionLab } from './exhaustion.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab];
