@@ -106,7 +106,7 @@ export function sockLineOr(s: SocketEntry | undefined, who = ''): string {
   return s ? `${w}${sockLine(s)}` : `${w}(no socket for the 4-tuple)`;
 }
 
-/** Only the TCP counters of a delta (Tcp.*, TcpExt.*). */
-export function tcpCounters(moved: Readonly<Record<string, number>>): Record<string, number> {
+/** Only the TCP counters of a delta (TcpExt.*, Tcp.*): what a TCP lab's evidence should show. */
+export function tcpOnly(moved: Readonly<Record<string, number>>): Record<string, number> {
   return Object.fromEntries(Object.entries(moved).filter(([k]) => k.startsWith('TcpExt.') || k.startsWith('Tcp.')));
 }

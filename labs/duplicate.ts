@@ -11,7 +11,7 @@ import type { PeerClient } from '../src/peer/client.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
 import type { TcpOption } from '../src/wire/types.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpCounters, waitSocket } from './common.js';
+import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33200;
@@ -174,7 +174,7 @@ function labCase(mode: Mode): LabCase {
           expect: { linux: [{ versions: '*', expect: 'ETIMEDOUT', because: 'the TIME-WAIT holds the 4-tuple: the SYN never reached the listener; the replayed segment meets the TIME-WAIT, which only re-ACKs (TCP_TW_ACK)' }] },
           observed: r.acc.ok ? 'accepted' : r.acc.code,
           packets: [replay, ans].filter((x): x is PacketRecord => !!x),
-          counters: tcpCounters(moved),
+          counters: tcpOnly(moved),
           sockets: [sockLineOr(await socketOf(p.b, local, remote), 'server')],
         });
         neu.send('R', { seq: seqAdd(newIsn, 1), options: [] });
@@ -206,7 +206,7 @@ function labCase(mode: Mode): LabCase {
         expect: READS[dm],
         observed: corrupted ? 'new data + old data' : read === NEW_DATA ? 'new data only' : `other: ${JSON.stringify(read)}`,
         packets: [replay, answer].filter((x): x is PacketRecord => !!x),
-        counters: tcpCounters(moved),
+        counters: tcpOnly(moved),
         explain: `the server read ${JSON.stringify(read)}`,
       });
       ctx.check({
@@ -224,7 +224,7 @@ function labCase(mode: Mode): LabCase {
           title: 'which receive path took the segment, and the challenge ACK its old ACK number drew (TcpExt.TCPHPHits / TcpExt.TCPChallengeACK)',
           expect: PATHS[dm],
           observed: `${moved['TcpExt.TCPHPHits'] ?? 0}/${moved['TcpExt.TCPChallengeACK'] ?? 0}`,
-          counters: tcpCounters(moved),
+          counters: tcpOnly(moved),
           packets: [replay, answer].filter((x): x is PacketRecord => !!x),
         });
       }
@@ -234,7 +234,7 @@ function labCase(mode: Mode): LabCase {
           title: 'the drop is counted (TcpExt.PAWSEstab)',
           expect: { linux: [{ versions: '*', expect: 1, because: 'tcp_validate_incoming() increments LINUX_MIB_PAWSESTABREJECTED' }] },
           observed: moved['TcpExt.PAWSEstab'] ?? 0,
-          counters: tcpCounters(moved),
+          counters: tcpOnly(moved),
         });
       }
       neu.send('R', { seq: neu.sndNxt, options: [] });

@@ -8,7 +8,7 @@ import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import type { NetnsHost } from '../src/testbed/host.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
-import { counting, pair, packets, sockLine, tcpCounters, type Pair } from './common.js';
+import { counting, pair, packets, sockLine, tcpOnly, type Pair } from './common.js';
 
 const SERVER_PORT = 8080;
 const LOW = 40000;
@@ -129,7 +129,7 @@ const baseline: LabCase = {
       expect: { linux: [{ versions: '*', expect: PORTS, because: '__inet_hash_connect(): every port in the range has a TIME-WAIT toward the same server address and port, and check_established (tcp_twsk_unique, tcp_tw_reuse=0) refuses each' }] },
       observed: o.ok,
       packets: syns(e, e.p.aAddr),
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     ctx.check({
       id: 'errno',
@@ -195,7 +195,7 @@ const serverFirst: LabCase = {
       expect: { linux: [{ versions: '*', expect: MANY, because: 'the client, closing second, goes LAST-ACK -> CLOSED and keeps no TIME-WAIT, so its ports are free at once; the server\'s TIME-WAIT accepts the next SYN on the 4-tuple because its ISN is higher (tcp_timewait_state_process, TCP_TW_SYN)' }] },
       observed: o.ok,
       packets: firstFins,
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     ctx.note('client', `ports in the order the kernel gave them: ${o.ports.join(' ')}`);
     ctx.check({
@@ -241,7 +241,7 @@ const moreTuples: LabCase = {
       expect: { linux: [{ versions: '*', expect: dsts.length * PORTS, because: '__inet_hash_connect() checks uniqueness per 4-tuple (__inet_check_established): a port in TIME-WAIT toward one server address and port is free toward another' }] },
       observed: o.ok,
       packets: syns(e, e.p.aAddr),
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     const perPort = new Map<number, number>();
     for (const s of tws) perPort.set(s.local.port ?? 0, (perPort.get(s.local.port ?? 0) ?? 0) + 1);
@@ -290,7 +290,7 @@ const twReuse: LabCase = {
       },
       observed: o.ok,
       packets: syns(e, e.p.aAddr),
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     ctx.note('client', `ports in the order the kernel gave them: ${o.ports.join(' ')}`);
     ctx.check({
@@ -306,7 +306,7 @@ const twReuse: LabCase = {
       title: 'TIME-WAITs taken over (TcpExt.TWRecycled)',
       expect: { linux: [{ versions: '>=6.14', expect: { between: [MANY - PORTS / 2, MANY - 1] }, because: '__inet_check_established() counts LINUX_MIB_TIMEWAITRECYCLED for each TIME-WAIT a connect() takes over: every connection but the first on each (even) port' }] },
       observed: moved['TcpExt.TWRecycled'] ?? 0,
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
       sockets: twLines(tws).slice(0, 3),
     });
   },
@@ -331,7 +331,7 @@ const linger0: LabCase = {
       expect: { linux: [{ versions: '*', expect: MANY, because: 'tcp_close() with a zero linger time -> tcp_disconnect(): an RST, the socket is destroyed without TIME-WAIT and its port is free at once' }] },
       observed: o.ok,
       packets: rsts.slice(0, 3),
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     ctx.check({
       id: 'rsts',

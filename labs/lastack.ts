@@ -8,7 +8,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { changed, delta } from '../src/testbed/counters.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpCounters, waitSocket, type Sysctls } from './common.js';
+import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, type Sysctls } from './common.js';
 
 const SERVER_PORT = 8080;
 /** Long enough for the server's first FIN retransmission (RTO >= 200 ms, timers up to 12.5% late). */
@@ -133,7 +133,7 @@ function labCase(lc: LastAckCase): LabCase {
         expect: lc.clientState,
         observed: cs?.state ?? 'gone',
         sockets: [sockLineOr(cs, 'client'), sockLineOr(la, 'server')],
-        counters: tcpCounters(cliMoved),
+        counters: tcpOnly(cliMoved),
       });
       ctx.check({
         id: 'server-last-ack',
@@ -151,7 +151,7 @@ function labCase(lc: LastAckCase): LabCase {
           expect: { linux: [{ versions: '*', expect: 0, because: 'tcp_close(): the socket is in CLOSE after tcp_time_wait(); tcp_disconnect() sends an RST only when tcp_need_reset(state)' }] },
           observed: rsts.length,
           packets: rsts.length ? rsts : packets(p.wire, point, (x) => fromClient(x)).slice(-1),
-          counters: tcpCounters(cliMoved),
+          counters: tcpOnly(cliMoved),
         });
       }
       if (lc.kill === 'buckets') {
@@ -160,7 +160,7 @@ function labCase(lc: LastAckCase): LabCase {
           title: 'the refused TIME-WAIT is counted (TcpExt.TCPTimeWaitOverflow)',
           expect: { linux: [{ versions: '*', expect: 1, because: 'tcp_time_wait(): NET_INC_STATS(LINUX_MIB_TCPTIMEWAITOVERFLOW) when inet_twsk_alloc() fails' }] },
           observed: cliMoved['TcpExt.TCPTimeWaitOverflow'] ?? 0,
-          counters: tcpCounters(cliMoved),
+          counters: tcpOnly(cliMoved),
         });
       }
 
@@ -183,7 +183,7 @@ function labCase(lc: LastAckCase): LabCase {
         expect: lc.answer,
         observed: retrans ? classify(answer) : 'no FIN retransmission',
         packets: [retrans, answer].filter((x): x is PacketRecord => !!x),
-        counters: tcpCounters(srvMoved),
+        counters: tcpOnly(srvMoved),
       });
       const after = await waitSocket(p.b, remote, local, (x) => x === undefined, 500);
       ctx.check({

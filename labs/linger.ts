@@ -6,7 +6,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpCounters, waitSocket, type Pair } from './common.js';
+import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, type Pair } from './common.js';
 
 const SERVER_PORT = 8080;
 const DATA_BYTES = 16 * 1024;
@@ -93,7 +93,7 @@ const normal: LabCase = {
       expect: { linux: [{ versions: '*', expect: 'FIN-WAIT-1', because: 'tcp_close() -> tcp_close_state() + tcp_send_fin(): the FIN is queued after the data and sent when the window lets it (RFC 9293 §3.10.4)' }] },
       observed: fw1?.state ?? 'gone',
       sockets: [sockLineOr(fw1, 'client')],
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     const rstEarly = packets(p.wire, s.point, (x) => x.tsNs >= since && s.fromClient(x) && x.segment.flags.includes('R'));
     ctx.check({
@@ -151,7 +151,7 @@ const linger0: LabCase = {
       expect: { linux: [{ versions: '*', expect: 'RST', because: 'tcp_close(): SOCK_LINGER with sk_lingertime 0 -> tcp_disconnect() -> tcp_send_active_reset() (no FIN)' }], freebsd: [{ versions: '*', expect: 'RST', because: 'tcp_disconnect(): so_linger 0 -> tcp_drop()' }] },
       observed: rst ? 'RST' : after.some((x) => x.segment.flags.includes('F')) ? 'FIN' : 'nothing',
       packets: after,
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     if (rst && lastData) {
       const sndNxt = (lastData.segment.seq + lastData.segment.payload.length) >>> 0;
@@ -169,7 +169,7 @@ const linger0: LabCase = {
       title: 'the kernel counts the abort (TcpExt.TCPAbortOnData) and the RST (Tcp.OutRsts)',
       expect: { linux: [{ versions: '*', expect: '1/1', because: 'tcp_close() increments LINUX_MIB_TCPABORTONDATA after the zero-linger disconnect; tcp_send_active_reset() TCP_MIB_OUTRSTS' }] },
       observed: `${moved['TcpExt.TCPAbortOnData'] ?? 0}/${moved['Tcp.OutRsts'] ?? 0}`,
-      counters: tcpCounters(moved),
+      counters: tcpOnly(moved),
     });
     const gone = await socketOf(p.a, s.local, s.remote);
     ctx.check({

@@ -7,7 +7,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpCounters, waitSocket } from './common.js';
+import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33100;
@@ -105,7 +105,7 @@ function labCase(rfc1337: 0 | 1): LabCase {
           observed: after?.state ?? 'gone',
           packets: [rst, ...replies].filter((x): x is PacketRecord => !!x),
           sockets: [sockLineOr(after)],
-          counters: tcpCounters(moved),
+          counters: tcpOnly(moved),
           explain: after?.state === 'TIME-WAIT'
             ? `the TIME-WAIT survived (${sockLineOr(after)})`
             : 'the TIME-WAIT was assassinated: the 4-tuple is free before 2*MSL',

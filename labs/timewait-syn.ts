@@ -7,7 +7,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLine, socketOf } from './common.js';
+import { counting, pair, packets, sockLine, socketOf, tcpOnly } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33000;
@@ -130,7 +130,7 @@ function labCase(sc: SynCase): LabCase {
         expect: sc.answer,
         observed: answer,
         packets: [newSyn, reply].filter((x): x is PacketRecord => !!x),
-        counters: Object.fromEntries(Object.entries(moved).filter(([k]) => k.startsWith('TcpExt.') || k.startsWith('Tcp.'))),
+        counters: tcpOnly(moved),
         explain: reply
           ? answer === 'ACK'
             ? `ACK ${reply.segment.ack} (the old connection's rcv_nxt ${twRcvNxt}): the TIME-WAIT kept the 4-tuple and restated where it is`
@@ -173,7 +173,7 @@ function labCase(sc: SynCase): LabCase {
           title: 'the PAWS rejection is counted (TcpExt.PAWSTimewait)',
           expect: { linux: [{ versions: '*', expect: 1, because: 'tcp_timewait_state_process() increments LINUX_MIB_PAWSTIMEWAIT' }] },
           observed: moved['TcpExt.PAWSTimewait'] ?? 0,
-          counters: moved,
+          counters: tcpOnly(moved),
         });
       }
     },

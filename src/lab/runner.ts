@@ -8,6 +8,7 @@ import type { LadderColumn } from './ladder.js';
 import { packetJson, type NoteRecord, type PacketRecord } from './packets.js';
 import { worst, type CaseResult, type CheckResult, type LabResult } from './report.js';
 import { checkGap, DEFAULT_TOLERANCE, toleranceScale } from './timing.js';
+import { countdown } from './progress.js';
 import type { CaptureSource, CaseContext, CheckSpec, Lab, TimingCheckSpec } from './types.js';
 import { PcapWriter } from '../wire/pcap.js';
 
@@ -52,6 +53,7 @@ class Context implements CaseContext {
     private readonly progress: (line: string) => void,
     readonly t0: bigint,
     private readonly overrides: Readonly<Record<string, Expectation>>,
+    private readonly live: boolean,
   ) {}
 
   private expectationFor(id: string, given: Expectation): Expectation {
@@ -132,8 +134,16 @@ class Context implements CaseContext {
   }
 
   async sleep(ms: number, why?: string): Promise<void> {
-    if (why) this.progress(`     … waiting ${(ms / 1000).toFixed(1)} s: ${why}`);
-    await delay(ms, undefined, { signal: this.signal });
+    await this.waiting(why ?? 'waiting', ms, () => delay(ms, undefined, { signal: this.signal }));
+  }
+
+  async waiting<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
+    const w = this.live ? countdown(what, ms) : { done() {} };
+    try {
+      return await fn();
+    } finally {
+      w.done();
+    }
   }
 }
 
@@ -154,7 +164,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     progress(`case ${lc.id}: ${lc.title}`);
     const t0 = nowNs();
     const t = performance.now();
-    const ctx = new Context(stack, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {});
+    const ctx = new Context(stack, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined);
     let error: string | undefined;
     try {
       await lc.run(ctx);

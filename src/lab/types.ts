@@ -71,6 +71,8 @@ export interface CaseContext {
   use<T extends AsyncDisposable>(resource: T): T;
   /** Wait, interruptible by Ctrl-C. */
   sleep(ms: number, why?: string): Promise<void>;
+  /** Show a countdown (on a terminal, for waits over 2 s) while `fn` runs for up to `ms`. */
+  waiting<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T>;
 }
 
 /** A capture the lab registered: its decoded packets plus frames for the pcap. */
