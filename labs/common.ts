@@ -84,6 +84,28 @@ export async function socketOf(host: NetnsHost, local: { addr: string; port: num
   return all.find((s) => s.local.addr === local.addr && s.local.port === local.port && s.peer.addr === peer.addr && s.peer.port === peer.port);
 }
 
+/** Polls a host until the socket of a 4-tuple satisfies `pred` (or `ms` passes); returns the last look. */
+export async function waitSocket(
+  host: NetnsHost,
+  local: { addr: string; port: number },
+  peer: { addr: string; port: number },
+  pred: (s: SocketEntry | undefined) => boolean,
+  ms = 2000,
+): Promise<SocketEntry | undefined> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const s = await socketOf(host, local, peer);
+    if (pred(s) || Date.now() > end) return s;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A socket's ss line, or a placeholder saying there is none. */
+export function sockLineOr(s: SocketEntry | undefined, who = ''): string {
+  const w = who ? `${who} ` : '';
+  return s ? `${w}${sockLine(s)}` : `${w}(no socket for the 4-tuple)`;
+}
+
 /** Only the TCP counters of a delta (TcpExt.*, Tcp.*): what a TCP lab's evidence should show. */
 export function tcpOnly(moved: Readonly<Record<string, number>>): Record<string, number> {
   return Object.fromEntries(Object.entries(moved).filter(([k]) => k.startsWith('TcpExt.') || k.startsWith('Tcp.')));

@@ -2,5 +2,10 @@
 import type { Lab } from '../src/lab/types.js';
 import { reuseLab } from './reuse.js';
 import { timewaitSynLab } from './timewait-syn.js';
+import { rfc1337Lab } from './rfc1337.js';
+import { lingerLab } from './linger.js';
+import { lastackLab } from './lastack.js';
+import { duplicateLab } from './duplicate.js';
+import { exhaustionLab } from './exhaustion.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab];
