@@ -2,11 +2,10 @@
 // the server's small receive buffer takes and the server does not read, so most of it waits in the
 // client's send queue when the client closes. A normal close queues a FIN behind the data, delivers it
 // all and ends in TIME-WAIT; a zero-linger close sends an RST, discards the queue and leaves no TIME-WAIT.
-import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, connectedPair, type Connected } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, connectedPair, type Connected } from './common.js';
 
 const SERVER_PORT = 8080;
 const DATA_BYTES = 16 * 1024;
