@@ -94,7 +94,10 @@ class Capture : public Napi::ObjectWrap<Capture> {
     Napi::Object o = info[0].As<Napi::Object>();
     std::string ifname = IfnameArg(env, o.Get("ifname"), "ifname");
     std::string netns = NetnsArg(env, o.Get("netns"), "netns");
-    if (!o.Get("onPackets").IsFunction()) ThrowType(env, "onPackets", "must be a function(data, meta, ts)");
+    Napi::Value co = o.Get("countOnly");
+    if (!co.IsUndefined() && !co.IsBoolean()) ThrowType(env, "countOnly", "must be a boolean");
+    countOnly_ = co.IsBoolean() && co.As<Napi::Boolean>().Value();
+    if (!countOnly_ && !o.Get("onPackets").IsFunction()) ThrowType(env, "onPackets", "must be a function(data, meta, ts)");
     auto intOpt = [&](const char* key, int dflt, int lo, int hi) {
       Napi::Value v = o.Get(key);
       if (v.IsUndefined()) return dflt;
@@ -142,15 +145,19 @@ class Capture : public Napi::ObjectWrap<Capture> {
     }
 
     slots_.resize(size_t(batch_));
-    // Uninitialized on purpose: pages are only touched (and counted in RSS) as packets land in them.
-    data_.reset(new uint8_t[size_t(batch_) * kSnap]);
     msgs_.resize(size_t(batch_));
-    for (int i = 0; i < batch_; i++) {
-      Slot& s = slots_[size_t(i)];
-      s.iov = iovec{data_.get() + size_t(i) * kSnap, kSnap};
+    if (countOnly_) {
+      // Count-only: nothing is copied out (zero-length iov, no cmsg), the socket is just drained.
+      for (Slot& s : slots_) s.iov = iovec{nullptr, 0};
+    } else {
+      // Uninitialized on purpose: pages are only touched (and counted in RSS) as packets land in them.
+      data_.reset(new uint8_t[size_t(batch_) * kSnap]);
+      for (int i = 0; i < batch_; i++) {
+        Slot& s = slots_[size_t(i)];
+        s.iov = iovec{data_.get() + size_t(i) * kSnap, kSnap};
+      }
+      onPackets_ = Napi::Persistent(o.Get("onPackets").As<Napi::Function>());
     }
-
-    onPackets_ = Napi::Persistent(o.Get("onPackets").As<Napi::Function>());
     asyncCtx_ = std::make_unique<Napi::AsyncContext>(env, "tcplab.Capture");
     env_ = env;
 
@@ -215,7 +222,30 @@ class Capture : public Napi::ObjectWrap<Capture> {
     self->Drain();
   }
 
+  // countOnly: recvmmsg without buffers or control data, no JS at all; stats().delivered counts.
+  void DrainCount() {
+    int budget = maxPerWake_;
+    while (box_ && !paused_ && budget > 0) {
+      int want = std::min(batch_, budget);
+      for (int i = 0; i < want; i++) {
+        std::memset(&msgs_[size_t(i)], 0, sizeof(mmsghdr));
+        msgs_[size_t(i)].msg_hdr.msg_iov = &slots_[size_t(i)].iov;
+        msgs_[size_t(i)].msg_hdr.msg_iovlen = 1;
+      }
+      int n = ::recvmmsg(box_->fd, msgs_.data(), unsigned(want), MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) readErrors_++;
+        break;
+      }
+      delivered_ += uint64_t(n);
+      budget -= n;
+      if (n < want) break;
+    }
+  }
+
   void Drain() {
+    if (countOnly_) return DrainCount();
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
     Napi::Object self = Value();  // keeps this object alive even if the callback closes it
@@ -243,6 +273,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
       if (n == 0) break;
       Napi::Value args[3];
       Batch(env, n, args);
+      delivered_ += uint64_t(n);
       budget -= n;
       try {
         onPackets_.MakeCallback(self, {args[0], args[1], args[2]}, *asyncCtx_);
@@ -357,6 +388,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     o.Set("received", Napi::Number::New(env, double(received_)));
     o.Set("dropped", Napi::Number::New(env, double(dropped_)));
     o.Set("readErrors", Napi::Number::New(env, double(readErrors_)));
+    o.Set("delivered", Napi::Number::New(env, double(delivered_)));
     return o;
   }
 
@@ -374,7 +406,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
   bool paused_ = false;
   int batch_ = 64, maxPerWake_ = 512;
   int ifindex_ = 0;
-  uint64_t received_ = 0, dropped_ = 0, readErrors_ = 0;
+  bool countOnly_ = false;
+  uint64_t received_ = 0, dropped_ = 0, readErrors_ = 0, delivered_ = 0;
   std::vector<Slot> slots_;
   std::unique_ptr<uint8_t[]> data_;
   std::vector<mmsghdr> msgs_;
