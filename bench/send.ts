@@ -1,0 +1,145 @@
+// Send rate: crafted SYNs (40 bytes, and 52 with the timestamp option) counted by the receiving kernel
+// (rx_packets of the far veth). Each tcplab sender next to its like-for-like peer, interleaved per run.
+// The SYNs carry a wrong TCP checksum on purpose: the far kernel counts and drops them without replying,
+// so the figure is the sending path alone.
+import { createRequire } from 'node:module';
+import { encode, encodeEthernet } from '../src/wire/segment.js';
+import { openPacketSender, openRawSender } from '../src/wire/netns.js';
+import { installed, runIn, rxPackets, sleep, type BenchEnv } from './env.js';
+import type { BenchOptions, Row } from './types.js';
+
+interface Case {
+  name: string;
+  peer?: string;
+  /** Runs the sender; resolves the seconds it spent sending. */
+  run: () => Promise<number>;
+}
+
+function isNoBufs(e: unknown): boolean {
+  return (e as { code?: string }).code === 'ENOBUFS';
+}
+
+/** Calls `step` until `secs` have passed (clock read every `every` calls); returns the elapsed seconds. */
+function loopFor(secs: number, every: number, step: () => void): number {
+  const t0 = performance.now();
+  const end = t0 + secs * 1000;
+  let now = t0;
+  while (now < end) {
+    for (let i = 0; i < every; i++) {
+      try {
+        step();
+      } catch (e) {
+        if (!isNoBufs(e)) throw e; // qdisc full: the C baseline retries too
+      }
+    }
+    now = performance.now();
+  }
+  return (now - t0) / 1000;
+}
+
+function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
+  const { tx, rx } = env;
+  const spec = {
+    src: tx.addr, dst: rx.addr, sport: 40000, dport: 9, seq: 1, flags: 'S' as const, window: 65535,
+    checksum: 'bad' as const, ip: { id: 1 },
+    options: optLen === 52 ? [{ kind: 'nop' as const }, { kind: 'nop' as const }, { kind: 'ts' as const, val: 1, ecr: 0 }] : [],
+  };
+  const dgram = encode(spec);
+  if (dgram.length !== optLen) throw new Error(`bench: SYN is ${dgram.length} bytes, expected ${optLen}`);
+  const frame = encodeEthernet(spec, { srcMac: tx.mac, dstMac: rx.mac });
+  const B = `${optLen}B`;
+  const cBaseline = (mode: 'packet' | 'raw', hex: string) => async () => {
+    const out = await runIn(tx.netns, env.c.sendmmsg, [mode, tx.ifname, hex, String(secs)]);
+    const m = /secs ([\d.]+)/.exec(out);
+    if (!m) throw new Error(`sendmmsg: unexpected output ${out}`);
+    return Number(m[1]);
+  };
+  const rawSocket = createRequire(import.meta.url).resolve('raw-socket');
+  // raw-socket's own pipelining: up to 512 sends queued, each completion queues the next.
+  const rawSocketScript =
+    `const raw=require(${JSON.stringify(rawSocket)});const s=raw.createSocket({protocol:raw.Protocol.TCP});` +
+    's.setOption(raw.SocketLevel.IPPROTO_IP,raw.SocketOption.IP_HDRINCL,1);' +
+    `const b=Buffer.from('${dgram.toString('hex')}','hex');const t0=performance.now();const end=t0+${secs * 1000};let out=0,done=false;` +
+    `function pump(){while(out<512&&performance.now()<end){out++;s.send(b,0,b.length,'${rx.addr}',(e)=>{if(e&&e.code!=='ENOBUFS')throw e;out--;pump();});}` +
+    'if(!done&&performance.now()>=end&&out===0){done=true;console.log((performance.now()-t0)/1000);s.close();}}pump();';
+  const list: Case[] = [
+    { name: `C AF_PACKET sendmmsg ${B}`, run: cBaseline('packet', frame.toString('hex')) },
+    {
+      name: `tcplab PacketSender.sendBatch ${B}`,
+      peer: `C AF_PACKET sendmmsg ${B}`,
+      run: async () => {
+        const s = openPacketSender({ ifname: tx.ifname, netns: tx.netns });
+        const frames = new Array<Buffer>(256).fill(frame);
+        try {
+          return loopFor(secs, 4, () => s.sendBatch(frames));
+        } finally {
+          s.close();
+        }
+      },
+    },
+    { name: `C raw-IP sendmmsg ${B}`, run: cBaseline('raw', dgram.toString('hex')) },
+    {
+      name: `tcplab RawSender.sendBatch ${B}`,
+      peer: `C raw-IP sendmmsg ${B}`,
+      run: async () => {
+        const s = openRawSender({ netns: tx.netns, device: tx.ifname });
+        const batch = new Array<Buffer>(256).fill(dgram);
+        try {
+          return loopFor(secs, 4, () => s.sendBatch(batch));
+        } finally {
+          s.close();
+        }
+      },
+    },
+    {
+      name: `tcplab RawSender.sendTemplate ${B}`,
+      peer: `C raw-IP sendmmsg ${B}`,
+      run: async () => {
+        const s = openRawSender({ netns: tx.netns, device: tx.ifname });
+        try {
+          return loopFor(secs, 1, () => s.sendTemplate(dgram, 1024, optLen === 52 ? { seqStep: 1, tsvalStep: 1 } : { seqStep: 1 }));
+        } finally {
+          s.close();
+        }
+      },
+    },
+    {
+      name: `raw-socket send (pipelined) ${B}`,
+      run: async () => Number(await runIn(tx.netns, process.execPath, ['-e', rawSocketScript])),
+    },
+    {
+      name: `tcplab RawSender.send 1/call ${B}`,
+      peer: `raw-socket send (pipelined) ${B}`,
+      run: async () => {
+        const s = openRawSender({ netns: tx.netns, device: tx.ifname });
+        try {
+          return loopFor(secs, 256, () => s.send(dgram));
+        } finally {
+          s.close();
+        }
+      },
+    },
+  ];
+  return list;
+}
+
+export async function benchSend(env: BenchEnv, opts: BenchOptions, log: (s: string) => void): Promise<Row[]> {
+  const all = [...cases(env, opts.secs, 40), ...cases(env, opts.secs, 52)];
+  const runs = new Map<string, number[]>(all.map((c) => [c.name, []]));
+  for (let r = 0; r < opts.runs; r++) {
+    for (const c of all) {
+      const before = await rxPackets(env.rx.netns, env.rx.ifname);
+      const secs = await c.run();
+      await sleep(50); // let the backlog reach the counter
+      const n = (await rxPackets(env.rx.netns, env.rx.ifname)) - before;
+      runs.get(c.name)!.push(n / secs);
+      log(`  send run ${r + 1}/${opts.runs}  ${c.name.padEnd(40)} ${Math.round(n / secs).toLocaleString('en')} pps`);
+    }
+  }
+  const rows: Row[] = all.map((c) => ({ section: 'send', name: c.name, unit: 'pps', runs: runs.get(c.name)!, peer: c.peer }));
+  for (const tool of ['hping3', 'scapy'] as const) {
+    const present = tool === 'hping3' ? installed('hping3') : installed('scapy');
+    rows.push({ section: 'send', name: `${tool}`, unit: 'pps', runs: [], note: present ? 'installed but not wired into the bench' : 'not installed: skipped' });
+  }
+  return rows;
+}
