@@ -1,5 +1,6 @@
 // Capture rate on the receiving veth while the C AF_PACKET sender floods it with 40-byte SYNs: tcplab
-// counting only (native drain, no JS per packet), tcplab decoding every packet to objects, the C
+// counting only (native TPACKET_V3 drain, no JS), tcplab handing packets to JS (recvmmsg, RawCaptured
+// objects), tcplab decoding every packet to objects, the C
 // TPACKET_V3 reader, and tcpdump -w /dev/null. Each reader's packets, kernel drops, and the flood size
 // (rx_packets of the veth); readers interleaved per run. Then a paced flood (200k pps) for the
 // decode-everything path, where the target is no drop at all.
@@ -19,11 +20,14 @@ interface Reader {
   start: () => Promise<() => Promise<Reading>>;
 }
 
-function tcplabReader(env: BenchEnv, decodeAll: boolean): Reader['start'] {
+function tcplabReader(env: BenchEnv, mode: 'count' | 'objects' | 'decode'): Reader['start'] {
   return async () => {
     let decoded = 0;
     let bad = 0;
-    const cap: NativeCapture = decodeAll
+    const decodeAll = mode === 'decode';
+    const cap: NativeCapture = mode === 'objects'
+      ? openCapture({ ifname: env.rx.ifname, netns: env.rx.netns, onPackets: (batch) => void (decoded += batch.length) })
+      : decodeAll
       ? openCapture({
           ifname: env.rx.ifname,
           netns: env.rx.netns,
@@ -46,7 +50,7 @@ function tcplabReader(env: BenchEnv, decodeAll: boolean): Reader['start'] {
       const st = cap.stats();
       cap.close();
       if (decodeAll && bad > 0) throw new Error(`capture bench: ${bad} packets failed to decode`);
-      return { captured: decodeAll ? decoded : st.delivered, drops: st.dropped };
+      return { captured: mode === 'count' ? st.delivered : decoded, drops: st.dropped };
     };
   };
 }
@@ -67,8 +71,9 @@ function readers(env: BenchEnv): Reader[] {
         };
       },
     },
-    { name: 'tcplab capture, count only', peer: 'C TPACKET_V3 reader', start: tcplabReader(env, false) },
-    { name: 'tcplab capture + decode()', peer: 'C TPACKET_V3 reader', start: tcplabReader(env, true) },
+    { name: 'tcplab capture, count only', peer: 'C TPACKET_V3 reader', start: tcplabReader(env, 'count') },
+    { name: 'tcplab capture -> JS packet objects', peer: 'C TPACKET_V3 reader', start: tcplabReader(env, 'objects') },
+    { name: 'tcplab capture + decode()', peer: 'C TPACKET_V3 reader', start: tcplabReader(env, 'decode') },
   ];
   if (installed('tcpdump')) {
     list.push({

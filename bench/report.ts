@@ -1,5 +1,5 @@
 // The bench's output: one table (median, spread, ratio to the peer, target) and the same as JSON.
-import { summarize, spreadPct } from './stats.js';
+import { median, summarize, spreadPct } from './stats.js';
 import type { Row } from './types.js';
 
 function fmt(v: number, unit: Row['unit']): string {
@@ -13,10 +13,15 @@ export function peerOf(rows: readonly Row[], r: Row): Row | undefined {
   return r.peer ? rows.find((x) => x.section === r.section && x.name === r.peer) : undefined;
 }
 
-/** median(row) / median(peer), or undefined when there is no peer figure. */
+/**
+ * tcplab / peer. Runs are interleaved (run i of both measured back to back), so with equal run counts
+ * it is the median of the per-run ratios, which cancels most of the load that other processes put on
+ * the machine; otherwise the ratio of the medians.
+ */
 export function ratio(rows: readonly Row[], r: Row): number | undefined {
   const p = peerOf(rows, r);
   if (!p || r.runs.length === 0 || p.runs.length === 0) return undefined;
+  if (r.runs.length === p.runs.length) return median(r.runs.map((v, i) => v / p.runs[i]!));
   return summarize(r.runs).median / summarize(p.runs).median;
 }
 

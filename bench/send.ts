@@ -123,11 +123,22 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
   return list;
 }
 
+/** Swaps each tcplab case with the peer case right before it. */
+function swapPairs(list: readonly Case[]): Case[] {
+  const out = [...list];
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.peer === out[i - 1]!.name) [out[i - 1], out[i]] = [out[i]!, out[i - 1]!];
+  }
+  return out;
+}
+
 export async function benchSend(env: BenchEnv, opts: BenchOptions, log: (s: string) => void): Promise<Row[]> {
   const all = [...cases(env, opts.secs, 40), ...cases(env, opts.secs, 52)];
   const runs = new Map<string, number[]>(all.map((c) => [c.name, []]));
   for (let r = 0; r < opts.runs; r++) {
-    for (const c of all) {
+    // Alternate which of a pair goes first, so neither always follows the same neighbour.
+    const order = r % 2 === 0 ? all : swapPairs(all);
+    for (const c of order) {
       const before = await rxPackets(env.rx.netns, env.rx.ifname);
       const secs = await c.run();
       await sleep(50); // let the backlog reach the counter
