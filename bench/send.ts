@@ -6,13 +6,32 @@ import { createRequire } from 'node:module';
 import { encode, encodeEthernet } from '../src/wire/segment.js';
 import { openPacketSender, openRawSender } from '../src/wire/netns.js';
 import { installed, runIn, rxPackets, sleep, type BenchEnv } from './env.js';
+import { median } from './stats.js';
 import type { BenchOptions, Row } from './types.js';
 
 interface Case {
   name: string;
   peer?: string;
-  /** Runs the sender; resolves the seconds it spent sending. */
-  run: () => Promise<number>;
+  /** Runs the sender; resolves the seconds it spent sending and the CPU seconds (user, sys) it used. */
+  run: () => Promise<Timing>;
+}
+interface Timing {
+  secs: number;
+  user: number;
+  sys: number;
+}
+
+/** Runs `fn` in this process, with its CPU time. */
+function inProcess(fn: () => number): Timing {
+  const c0 = process.cpuUsage();
+  const secs = fn();
+  const c = process.cpuUsage(c0);
+  return { secs, user: c.user / 1e6, sys: c.system / 1e6 };
+}
+function parseTiming(out: string, what: string): Timing {
+  const m = /secs ([\d.]+) .*user ([\d.]+) sys ([\d.]+)/.exec(out);
+  if (!m) throw new Error(`${what}: unexpected output ${out}`);
+  return { secs: Number(m[1]), user: Number(m[2]), sys: Number(m[3]) };
 }
 
 function isNoBufs(e: unknown): boolean {
@@ -49,10 +68,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
   const frame = encodeEthernet(spec, { srcMac: tx.mac, dstMac: rx.mac });
   const B = `${optLen}B`;
   const cBaseline = (mode: 'packet' | 'raw', hex: string) => async () => {
-    const out = await runIn(tx.netns, env.c.sendmmsg, [mode, tx.ifname, hex, String(secs)]);
-    const m = /secs ([\d.]+)/.exec(out);
-    if (!m) throw new Error(`sendmmsg: unexpected output ${out}`);
-    return Number(m[1]);
+    return parseTiming(await runIn(tx.netns, env.c.sendmmsg, [mode, tx.ifname, hex, String(secs)]), 'sendmmsg');
   };
   const rawSocket = createRequire(import.meta.url).resolve('raw-socket');
   // raw-socket's own pipelining: up to 512 sends queued, each completion queues the next.
@@ -61,7 +77,8 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
     's.setOption(raw.SocketLevel.IPPROTO_IP,raw.SocketOption.IP_HDRINCL,1);' +
     `const b=Buffer.from('${dgram.toString('hex')}','hex');const t0=performance.now();const end=t0+${secs * 1000};let out=0,done=false;` +
     `function pump(){while(out<512&&performance.now()<end){out++;s.send(b,0,b.length,'${rx.addr}',(e)=>{if(e&&e.code!=='ENOBUFS')throw e;out--;pump();});}` +
-    'if(!done&&performance.now()>=end&&out===0){done=true;console.log((performance.now()-t0)/1000);s.close();}}pump();';
+    'if(!done&&performance.now()>=end&&out===0){done=true;s.close();const c=process.cpuUsage(c0);' +
+    'console.log(`secs ${(performance.now()-t0)/1000} user ${c.user/1e6} sys ${c.system/1e6}`);}}const c0=process.cpuUsage();pump();';
   const list: Case[] = [
     { name: `C AF_PACKET sendmmsg ${B}`, run: cBaseline('packet', frame.toString('hex')) },
     {
@@ -71,7 +88,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
         const s = openPacketSender({ ifname: tx.ifname, netns: tx.netns });
         const frames = new Array<Buffer>(256).fill(frame);
         try {
-          return loopFor(secs, 4, () => s.sendBatch(frames));
+          return inProcess(() => loopFor(secs, 4, () => s.sendBatch(frames)));
         } finally {
           s.close();
         }
@@ -85,7 +102,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
         const s = openRawSender({ netns: tx.netns, device: tx.ifname });
         const batch = new Array<Buffer>(256).fill(dgram);
         try {
-          return loopFor(secs, 4, () => s.sendBatch(batch));
+          return inProcess(() => loopFor(secs, 4, () => s.sendBatch(batch)));
         } finally {
           s.close();
         }
@@ -97,7 +114,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
       run: async () => {
         const s = openRawSender({ netns: tx.netns, device: tx.ifname });
         try {
-          return loopFor(secs, 1, () => s.sendTemplate(dgram, 1024, optLen === 52 ? { seqStep: 1, tsvalStep: 1 } : { seqStep: 1 }));
+          return inProcess(() => loopFor(secs, 1, () => s.sendTemplate(dgram, 1024, optLen === 52 ? { seqStep: 1, tsvalStep: 1 } : { seqStep: 1 })));
         } finally {
           s.close();
         }
@@ -105,7 +122,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
     },
     {
       name: `raw-socket send (pipelined) ${B}`,
-      run: async () => Number(await runIn(tx.netns, process.execPath, ['-e', rawSocketScript])),
+      run: async () => parseTiming(await runIn(tx.netns, process.execPath, ['-e', rawSocketScript]), 'raw-socket'),
     },
     {
       name: `tcplab RawSender.send 1/call ${B}`,
@@ -113,7 +130,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
       run: async () => {
         const s = openRawSender({ netns: tx.netns, device: tx.ifname });
         try {
-          return loopFor(secs, 256, () => s.send(dgram));
+          return inProcess(() => loopFor(secs, 256, () => s.send(dgram)));
         } finally {
           s.close();
         }
@@ -135,19 +152,26 @@ function swapPairs(list: readonly Case[]): Case[] {
 export async function benchSend(env: BenchEnv, opts: BenchOptions, log: (s: string) => void): Promise<Row[]> {
   const all = [...cases(env, opts.secs, 40), ...cases(env, opts.secs, 52)];
   const runs = new Map<string, number[]>(all.map((c) => [c.name, []]));
+  const cpu = new Map<string, { user: number[]; total: number[] }>(all.map((c) => [c.name, { user: [], total: [] }]));
   for (let r = 0; r < opts.runs; r++) {
     // Alternate which of a pair goes first, so neither always follows the same neighbour.
     const order = r % 2 === 0 ? all : swapPairs(all);
     for (const c of order) {
       const before = await rxPackets(env.rx.netns, env.rx.ifname);
-      const secs = await c.run();
+      const { secs, user, sys } = await c.run();
       await sleep(50); // let the backlog reach the counter
       const n = (await rxPackets(env.rx.netns, env.rx.ifname)) - before;
       runs.get(c.name)!.push(n / secs);
+      cpu.get(c.name)!.user.push((user / n) * 1e9);
+      cpu.get(c.name)!.total.push(((user + sys) / n) * 1e9);
       log(`  send run ${r + 1}/${opts.runs}  ${c.name.padEnd(40)} ${Math.round(n / secs).toLocaleString('en')} pps`);
     }
   }
-  const rows: Row[] = all.map((c) => ({ section: 'send', name: c.name, unit: 'pps', runs: runs.get(c.name)!, peer: c.peer }));
+  // CPU per received packet is much less sensitive to other load than the rate: it says where a gap is.
+  const rows: Row[] = all.map((c) => ({
+    section: 'send', name: c.name, unit: 'pps', runs: runs.get(c.name)!, peer: c.peer,
+    extra: { userNsPerPkt: median(cpu.get(c.name)!.user), cpuNsPerPkt: median(cpu.get(c.name)!.total) },
+  }));
   for (const tool of ['hping3', 'scapy'] as const) {
     const present = tool === 'hping3' ? installed('hping3') : installed('scapy');
     rows.push({ section: 'send', name: `${tool}`, unit: 'pps', runs: [], note: present ? 'installed but not wired into the bench' : 'not installed: skipped' });

@@ -3,7 +3,7 @@
 // what tcplab sends.
 //   sendmmsg packet IFNAME HEXFRAME SECONDS [PPS]     AF_PACKET SOCK_RAW, whole Ethernet frame
 //   sendmmsg raw    IFNAME HEXDATAGRAM SECONDS [PPS]  raw IPv4 socket, IP_HDRINCL, destination from the header
-// Prints "sent N secs S enobufs E". ENOBUFS (qdisc full) is counted and retried, not fatal.
+// Prints "sent N secs S enobufs E user U sys Y" (CPU seconds of this process). ENOBUFS (qdisc full) is counted and retried, not fatal.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +116,9 @@ int main(int argc, char** argv) {
     }
     sent += (unsigned)r;
   }
-  printf("sent %llu secs %.6f enobufs %llu\n", sent, now() - t0, enobufs);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("sent %llu secs %.6f enobufs %llu user %.6f sys %.6f\n", sent, now() - t0, enobufs,
+         ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
   return 0;
 }
