@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,18 +110,19 @@ bool LabDestination6(const uint8_t* a) {
 // naming `dst` if it is outside the lab ranges and `anyDst` is false.
 socklen_t DestOf(Napi::Env env, const uint8_t* p, size_t len, sockaddr_storage* ss, int scope, const Field& field,
                  bool anyDst) {
-  std::memset(ss, 0, sizeof *ss);
   int v = len > 0 ? p[0] >> 4 : 0;
   if (v == 4 && len >= 20 && !anyDst && !LabDestination4(p + 16)) RefuseDestination(env, p + 16, AF_INET, field);
   if (v == 6 && len >= 40 && !anyDst && !LabDestination6(p + 24)) RefuseDestination(env, p + 24, AF_INET6, field);
   if (v == 4 && len >= 20) {
     auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+    std::memset(sin, 0, sizeof *sin);  // only what is used: this runs per packet in sendBatch
     sin->sin_family = AF_INET;
     std::memcpy(&sin->sin_addr, p + 16, 4);
     return sizeof *sin;
   }
   if (v == 6 && len >= 40) {
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+    std::memset(sin6, 0, sizeof *sin6);
     sin6->sin6_family = AF_INET6;
     std::memcpy(&sin6->sin6_addr, p + 24, 16);
     sin6->sin6_scope_id = uint32_t(scope);
@@ -246,7 +248,8 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
     Napi::Array arr = info[0].As<Napi::Array>();
     uint32_t n = arr.Length();
     std::vector<Bytes> bufs(n);
-    std::vector<sockaddr_storage> addrs(n);
+    // Not zeroed: DestOf fills the part the kernel reads (zeroing 128 bytes per packet showed in profiles).
+    std::unique_ptr<sockaddr_storage[]> addrs(new sockaddr_storage[n ? n : 1]);
     std::vector<iovec> iov(n);
     std::vector<mmsghdr> msgs(n);
     for (uint32_t i = 0; i < n; i++) {
@@ -256,8 +259,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
       if (!TryBytes(env, el, &bufs[i])) ThrowType(env, field.str(), "must be a Buffer or Uint8Array");
       socklen_t sl = DestOf(env, bufs[i].data, bufs[i].len, &addrs[i], scope_, field, anyDst_);
       iov[i] = iovec{const_cast<uint8_t*>(bufs[i].data), bufs[i].len};
-      std::memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_name = &addrs[i];  // msgs is value-initialized (zeroed) already
       msgs[i].msg_hdr.msg_namelen = sl;
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
@@ -478,8 +480,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
       if (!TryBytes(env, el, &b)) ThrowType(env, field.str(), "must be a Buffer or Uint8Array");
       addrs[i] = AddrFor(env, b, field);
       iov[i] = iovec{const_cast<uint8_t*>(b.data), b.len};
-      std::memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_name = &addrs[i];  // msgs is value-initialized (zeroed) already
       msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
