@@ -110,7 +110,7 @@ async function flood(env: BenchEnv, hex: string, secs: number, pps?: number): Pr
 export const PACED_PPS = 200_000;
 
 export async function benchCapture(env: BenchEnv, opts: BenchOptions, log: (s: string) => void): Promise<Row[]> {
-  const spec = { src: env.tx.addr, dst: env.rx.addr, sport: 40000, dport: 9, seq: 1, flags: 'S' as const, checksum: 'bad' as const };
+  const spec = { src: env.tx.addr, dst: env.sink, sport: 40000, dport: 9, seq: 1, flags: 'S' as const };
   const hex = encodeEthernet(spec, { srcMac: env.tx.mac, dstMac: env.rx.mac }).toString('hex');
   const list = readers(env);
   const res = new Map<string, { rate: number[]; drops: number[]; loss: number[]; flood: number[] }>(

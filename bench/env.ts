@@ -12,6 +12,12 @@ export interface BenchEnv {
   tx: { netns: string; ifname: string; addr: string; mac: string };
   /** Receiver side. */
   rx: { netns: string; ifname: string; addr: string; mac: string };
+  /**
+   * An address on the link that no kernel owns, which tx resolves to rx's MAC: rx receives and counts
+   * what is sent there and drops it in routing (no forwarding), silently and cheaply, so valid SYNs can
+   * be flooded without answers.
+   */
+  sink: string;
   /** Compiled C baselines: name -> path. */
   c: Record<'sendmmsg' | 'tpacket_v3' | 'synprobe', string>;
 }
@@ -41,7 +47,8 @@ export async function createEnv(): Promise<BenchEnv> {
     const i = h.iface();
     return { netns: h.netns, ifname: i.ifname, addr: i.v4, mac: i.mac };
   };
-  return { tb, tx: side('tx'), rx: side('rx'), c };
+  const sink = (await tb.ghost('rx', 'tx')).addr;
+  return { tb, tx: side('tx'), rx: side('rx'), sink, c };
 }
 
 /** rx_packets of an interface inside a namespace (the kernel's own count of what arrived). */

@@ -1,7 +1,7 @@
 // Send rate: crafted SYNs (40 bytes, and 52 with the timestamp option) counted by the receiving kernel
 // (rx_packets of the far veth). Each tcplab sender next to its like-for-like peer, interleaved per run.
-// The SYNs carry a wrong TCP checksum on purpose: the far kernel counts and drops them without replying,
-// so the figure is the sending path alone.
+// The SYNs go to env.sink, an address no kernel owns: the far kernel counts them and drops them in
+// routing without replying, so the figure is the sending path alone.
 import { createRequire } from 'node:module';
 import { encode, encodeEthernet } from '../src/wire/segment.js';
 import { openPacketSender, openRawSender } from '../src/wire/netns.js';
@@ -59,8 +59,7 @@ function loopFor(secs: number, every: number, step: () => void): number {
 function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
   const { tx, rx } = env;
   const spec = {
-    src: tx.addr, dst: rx.addr, sport: 40000, dport: 9, seq: 1, flags: 'S' as const, window: 65535,
-    checksum: 'bad' as const, ip: { id: 1 },
+    src: tx.addr, dst: env.sink, sport: 40000, dport: 9, seq: 1, flags: 'S' as const, window: 65535, ip: { id: 1 },
     options: optLen === 52 ? [{ kind: 'nop' as const }, { kind: 'nop' as const }, { kind: 'ts' as const, val: 1, ecr: 0 }] : [],
   };
   const dgram = encode(spec);
@@ -76,7 +75,7 @@ function cases(env: BenchEnv, secs: number, optLen: 40 | 52): Case[] {
     `const raw=require(${JSON.stringify(rawSocket)});const s=raw.createSocket({protocol:raw.Protocol.TCP});` +
     's.setOption(raw.SocketLevel.IPPROTO_IP,raw.SocketOption.IP_HDRINCL,1);' +
     `const b=Buffer.from('${dgram.toString('hex')}','hex');const t0=performance.now();const end=t0+${secs * 1000};let out=0,done=false;` +
-    `function pump(){while(out<512&&performance.now()<end){out++;s.send(b,0,b.length,'${rx.addr}',(e)=>{if(e&&e.code!=='ENOBUFS')throw e;out--;pump();});}` +
+    `function pump(){while(out<512&&performance.now()<end){out++;s.send(b,0,b.length,'${env.sink}',(e)=>{if(e&&e.code!=='ENOBUFS')throw e;out--;pump();});}` +
     'if(!done&&performance.now()>=end&&out===0){done=true;s.close();const c=process.cpuUsage(c0);' +
     'console.log(`secs ${(performance.now()-t0)/1000} user ${c.user/1e6} sys ${c.system/1e6}`);}}const c0=process.cpuUsage();pump();';
   const list: Case[] = [
