@@ -4,14 +4,29 @@
 // TPACKET_V3 reader, and tcpdump -w /dev/null. Each reader's packets, kernel drops, and the flood size
 // (rx_packets of the veth); readers interleaved per run. Then a paced flood (200k pps) for the
 // decode-everything path, where the target is no drop at all.
+import { readFileSync } from 'node:fs';
 import { encodeEthernet, decode } from '../src/wire/segment.js';
 import { openCapture, type NativeCapture } from '../src/wire/netns.js';
 import { installed, runIn, rxPackets, sleep, startIn, type BenchEnv } from './env.js';
+import { median } from './stats.js';
 import type { BenchOptions, Row } from './types.js';
 
 interface Reading {
   captured: number;
   drops: number;
+  /** CPU seconds the reader used (user + sys), where known. */
+  cpu?: number;
+}
+
+/** utime + stime of a process in seconds, from /proc (before it is stopped). */
+function procCpu(pid: number | undefined): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return undefined;
+  }
 }
 interface Reader {
   name: string;
@@ -24,6 +39,7 @@ function tcplabReader(env: BenchEnv, mode: 'count' | 'objects' | 'decode'): Read
   return async () => {
     let decoded = 0;
     let bad = 0;
+    const c0 = process.cpuUsage();
     const decodeAll = mode === 'decode';
     const cap: NativeCapture = mode === 'objects'
       ? openCapture({ ifname: env.rx.ifname, netns: env.rx.netns, onPackets: (batch) => void (decoded += batch.length) })
@@ -48,9 +64,10 @@ function tcplabReader(env: BenchEnv, mode: 'count' | 'objects' | 'decode'): Read
         await sleep(20);
       }
       const st = cap.stats();
+      const c = process.cpuUsage(c0);
       cap.close();
       if (decodeAll && bad > 0) throw new Error(`capture bench: ${bad} packets failed to decode`);
-      return { captured: mode === 'count' ? st.delivered : decoded, drops: st.dropped };
+      return { captured: mode === 'count' ? st.delivered : decoded, drops: st.dropped, cpu: (c.user + c.system) / 1e6 };
     };
   };
 }
@@ -65,9 +82,9 @@ function readers(env: BenchEnv): Reader[] {
         return async () => {
           await sleep(50); // a partly filled block is handed over after tp_retire_blk_tov (10 ms)
           const { out } = await bg.stop();
-          const m = /received (\d+) drops (\d+)/.exec(out);
+          const m = /received (\d+) drops (\d+) user ([\d.]+) sys ([\d.]+)/.exec(out);
           if (!m) throw new Error(`tpacket_v3: unexpected output ${out}`);
-          return { captured: Number(m[1]), drops: Number(m[2]) };
+          return { captured: Number(m[1]), drops: Number(m[2]), cpu: Number(m[3]) + Number(m[4]) };
         };
       },
     },
@@ -84,11 +101,12 @@ function readers(env: BenchEnv): Reader[] {
         await sleep(100);
         return async () => {
           await sleep(100);
+          const cpu = procCpu(bg.child.pid);
           const { err } = await bg.stop();
           const cap = /(\d+) packets? captured/.exec(err);
           const drop = /(\d+) packets? dropped by kernel/.exec(err);
           if (!cap || !drop) throw new Error(`tcpdump: unexpected output ${err}`);
-          return { captured: Number(cap[1]), drops: Number(drop[1]) };
+          return { captured: Number(cap[1]), drops: Number(drop[1]), cpu };
         };
       },
     });
@@ -113,10 +131,10 @@ export async function benchCapture(env: BenchEnv, opts: BenchOptions, log: (s: s
   const spec = { src: env.tx.addr, dst: env.sink, sport: 40000, dport: 9, seq: 1, flags: 'S' as const };
   const hex = encodeEthernet(spec, { srcMac: env.tx.mac, dstMac: env.rx.mac }).toString('hex');
   const list = readers(env);
-  const res = new Map<string, { rate: number[]; drops: number[]; loss: number[]; flood: number[] }>(
-    list.map((r) => [r.name, { rate: [], drops: [], loss: [], flood: [] }]),
+  const res = new Map<string, { rate: number[]; drops: number[]; loss: number[]; flood: number[]; cpuNs: number[] }>(
+    list.map((r) => [r.name, { rate: [], drops: [], loss: [], flood: [], cpuNs: [] }]),
   );
-  const paced = { rate: [] as number[], drops: [] as number[], loss: [] as number[] };
+  const paced = { rate: [] as number[], drops: [] as number[], loss: [] as number[], flood: [] as number[] };
   const decoder = list.find((r) => r.name === 'tcplab capture + decode()')!;
   for (let run = 0; run < opts.runs; run++) {
     for (const r of list) {
@@ -128,6 +146,7 @@ export async function benchCapture(env: BenchEnv, opts: BenchOptions, log: (s: s
       e.drops.push(got.drops);
       e.loss.push(f.sent - got.captured);
       e.flood.push(f.sent / f.secs);
+      if (got.cpu !== undefined && got.captured > 0) e.cpuNs.push((got.cpu / got.captured) * 1e9);
       log(`  capture run ${run + 1}/${opts.runs}  ${r.name.padEnd(30)} ${Math.round(got.captured / f.secs).toLocaleString('en')} pps of a ${Math.round(f.sent / f.secs).toLocaleString('en')} pps flood, drops ${got.drops}, missing ${f.sent - got.captured}`);
     }
     const stop = await decoder.start();
@@ -136,6 +155,7 @@ export async function benchCapture(env: BenchEnv, opts: BenchOptions, log: (s: s
     paced.rate.push(got.captured / f.secs);
     paced.drops.push(got.drops);
     paced.loss.push(f.sent - got.captured);
+    paced.flood.push(f.sent / f.secs);
     log(`  capture run ${run + 1}/${opts.runs}  paced ${PACED_PPS} pps, decode(): ${got.captured} of ${f.sent}, drops ${got.drops}`);
   }
   const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
@@ -147,7 +167,13 @@ export async function benchCapture(env: BenchEnv, opts: BenchOptions, log: (s: s
       unit: 'pps',
       runs: e.rate,
       peer: r.peer,
-      extra: { drops: sum(e.drops), missing: sum(e.loss), floodPps: Math.round(e.flood.reduce((a, b) => a + b, 0) / e.flood.length) },
+      extra: {
+        drops: sum(e.drops),
+        missing: sum(e.loss),
+        floodPps: Math.round(median(e.flood)),
+        // The reader's own CPU per packet: what it would sustain on a free core, whatever the load now.
+        ...(e.cpuNs.length ? { readerCpuNsPerPkt: Math.round(median(e.cpuNs)) } : {}),
+      },
     };
   });
   rows.push({
@@ -155,7 +181,7 @@ export async function benchCapture(env: BenchEnv, opts: BenchOptions, log: (s: s
     name: `tcplab capture + decode() @${PACED_PPS / 1000}k`,
     unit: 'pps',
     runs: paced.rate,
-    extra: { drops: sum(paced.drops), missing: sum(paced.loss) },
+    extra: { drops: sum(paced.drops), missing: sum(paced.loss), floodPps: Math.round(median(paced.flood)) },
     note: `flood paced to ${PACED_PPS} pps`,
   });
   return rows;

@@ -1,6 +1,7 @@
 // Baseline reader: TPACKET_V3 ring on one interface (ETH_P_ALL), poll(2) loop, counts packets until
 // SIGINT/SIGTERM (or MAXSECONDS). Usage: tpacket_v3 IFNAME MAXSECONDS.
-// Prints "received N drops D" (N counted from the ring, D from PACKET_STATISTICS).
+// Prints "received N drops D user U sys S" (N counted from the ring, D from PACKET_STATISTICS, U and S
+// the CPU seconds of this process).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +77,10 @@ int main(int argc, char** argv) {
   struct tpacket_stats_v3 st = {0};
   socklen_t sl = sizeof st;
   getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
-  printf("received %llu drops %u\n", n, st.tp_drops);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("received %llu drops %u user %.6f sys %.6f\n", n, st.tp_drops, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+         ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
   munmap(ring, len);
   close(fd);
   return 0;
