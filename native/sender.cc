@@ -31,8 +31,7 @@ namespace {
 // One napi call for type, length and data (the node-addon-api wrappers make three or four): this runs
 // per packet in sendBatch.
 bool TryBytes(napi_env env, napi_value v, Bytes* out) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  // napi_get_typedarray_info fails with napi_invalid_arg (no exception) on anything else.
   napi_typedarray_type type;
   size_t len = 0;
   void* data = nullptr;
