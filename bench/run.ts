@@ -20,8 +20,8 @@ const SECTIONS = ['send', 'capture', 'latency', 'labs'] as const;
 function options(): BenchOptions & { out: string } {
   const { values } = parseArgs({
     options: {
-      runs: { type: 'string', default: '5' },
-      secs: { type: 'string', default: '0.5' },
+      runs: { type: 'string', default: '9' },
+      secs: { type: 'string', default: '0.3' },
       probes: { type: 'string', default: '1000' },
       'lab-runs': { type: 'string', default: '1' },
       only: { type: 'string' },
