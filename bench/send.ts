@@ -167,10 +167,20 @@ export async function benchSend(env: BenchEnv, opts: BenchOptions, log: (s: stri
     }
   }
   // CPU per received packet is much less sensitive to other load than the rate: it says where a gap is.
-  const rows: Row[] = all.map((c) => ({
-    section: 'send', name: c.name, unit: 'pps', runs: runs.get(c.name)!, peer: c.peer,
-    extra: { userNsPerPkt: median(cpu.get(c.name)!.user), cpuNsPerPkt: median(cpu.get(c.name)!.total) },
-  }));
+  // cpuRatio = peer CPU per packet / tcplab CPU per packet, per run then median: the efficiency ratio,
+  // which holds whatever share of the CPU the other processes on the machine leave to the run.
+  const rows: Row[] = all.map((c) => {
+    const own = cpu.get(c.name)!.total;
+    const peer = c.peer ? cpu.get(c.peer)?.total : undefined;
+    return {
+      section: 'send', name: c.name, unit: 'pps', runs: runs.get(c.name)!, peer: c.peer,
+      extra: {
+        userNsPerPkt: Math.round(median(cpu.get(c.name)!.user)),
+        cpuNsPerPkt: Math.round(median(own)),
+        ...(peer ? { cpuRatio: median(own.map((v, i) => peer[i]! / v)) } : {}),
+      },
+    };
+  });
   for (const tool of ['hping3', 'scapy'] as const) {
     const present = tool === 'hping3' ? installed('hping3') : installed('scapy');
     rows.push({ section: 'send', name: `${tool}`, unit: 'pps', runs: [], note: present ? 'installed but not wired into the bench' : 'not installed: skipped' });
