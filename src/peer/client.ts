@@ -109,7 +109,14 @@ export class PeerClient implements AsyncDisposable {
         this.pending.delete(id);
         reject(new Error(`peer ${op}: no answer within ${own + this.slackMs} ms`));
       }, own + this.slackMs);
-      this.pending.set(id, { resolve: (r) => resolve(r as unknown as PeerOutcome<K>), reject, timer });
+      this.pending.set(id, {
+        resolve: (r) => {
+          const { id: _id, ...rest } = r;
+          resolve(rest as unknown as PeerOutcome<K>);
+        },
+        reject,
+        timer,
+      });
       this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
     });
   }
