@@ -190,6 +190,26 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     expect(await s.sockets({ state: 'LAST-ACK' })).toEqual([]);
   });
 
+  it('an inbound impairment drops SYNs to one port only, counts them, and is gone after dispose', async () => {
+    await using tb = await Testbed.create();
+    const s = tb.host('server');
+    const c = tb.host('client');
+    const pc = await c.peer();
+    const ps = await s.peer();
+    await ps.listen({ addr: s.addr(), port: 9100 });
+    const imp = await s.impair({ dir: 'in', match: { tcpFlags: 'syn', dport: 9 } });
+    const dropped = await pc.try('connect', { addr: s.addr(), port: 9, timeoutMs: 400 });
+    expect(dropped).toMatchObject({ ok: false, code: 'ETIMEDOUT', timedOut: true });
+    expect(await imp.dropped()).toBeGreaterThanOrEqual(1);
+    // other ports are untouched
+    expect((await pc.connect({ addr: s.addr(), port: 9100, timeoutMs: 2000 })).localPort).toBeGreaterThan(0);
+    await imp.dispose();
+    const nft = await s.exec('nft', ['list', 'table', 'inet', `tcplab-${tb.runId}`]);
+    expect(nft.stdout).not.toContain('dport 9 ');
+    expect(await pc.try('connect', { addr: s.addr(), port: 9, timeoutMs: 2000 })).toMatchObject({ ok: false, code: 'ECONNREFUSED' });
+    await expect(s.impair({ dir: 'in', match: { daddr: 'bad' } })).rejects.toThrow(/match.daddr/);
+  });
+
   it('refuses addresses outside the benchmarking ranges unless told otherwise, creating nothing', async () => {
     const runId = 'ee0001';
     await expect(Testbed.create({ runId, v4Subnets: ['10.9.9.0'] })).rejects.toThrow(/outside 198\.18\.0\.0\/15.*allowUnsafeAddresses/);
