@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { encode } from '../src/wire/segment.js';
 import { openCapture, openRawSender } from '../src/wire/netns.js';
+import { Wire } from '../src/wire/wire.js';
 import { addonPath, packageRoot } from '../src/wire/native.js';
 
 const SECONDS = Number(process.argv[2] ?? 2);
@@ -139,6 +140,17 @@ async function main(): Promise<void> {
     const st = cap.stats();
     cap.close();
     console.log(`${'Capture (recvmmsg+uv_poll) into JS'.padEnd(40)} ${String(n).padStart(9)} pkts  ${Math.round(n / dt).toLocaleString('en').padStart(10)} pps  (kernel drops ${st.dropped})`);
+    // The same through the typed face: CapturedPacket objects kept in wire.captured (decode stays lazy).
+    {
+      const wire = await Wire.open({ netns: B, ifname: IFB, filter: { dport: 9 }, sendFrom: { netns: A } });
+      const t1 = performance.now();
+      await inNs(A, sendmmsg, [IFA, macB, GHOST, IPB, String(SECONDS)]);
+      await new Promise((r) => setTimeout(r, 200));
+      const dt1 = (performance.now() - t1) / 1000;
+      const ws = wire.stats();
+      wire.close();
+      console.log(`${'Wire (captured[] of CapturedPacket)'.padEnd(40)} ${String(ws.captured).padStart(9)} pkts  ${Math.round(ws.captured / dt1).toLocaleString('en').padStart(10)} pps  (kernel drops ${ws.dropped})`);
+    }
     const tpv3 = compileC('tpacket_v3');
     if (tpv3) {
       const reader = inNs(B, tpv3, [IFB, String(SECONDS + 0.5)]);

@@ -4,6 +4,6 @@
 #include <napi.h>
 
 namespace tcplab {
-// new Capture({ifname, netns?, filter?: {code,jt,jf,k}[], onPackets(batch), batch?, maxPerWake?, rcvbuf?})
+// new Capture({ifname, netns?, filter?: {code,jt,jf,k}[], onPackets(data: Buffer, meta: Uint32Array, ts: BigUint64Array) per batch, batch?, maxPerWake?, rcvbuf?})
 // Registered by InitCapture (modules.h).
 }  // namespace tcplab

@@ -82,12 +82,11 @@ std::string Describe(const Napi::Value& v) {
 // An integer in 0..max; `def` when undefined and `def >= 0`, otherwise required.
 uint32_t UintField(Napi::Env env, const Napi::Value& v, const std::string& field, uint32_t max, int64_t def) {
   if (v.IsUndefined() && def >= 0) return uint32_t(def);
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.5;
+  if (d >= 0 && d <= double(max) && d == std::floor(d)) return uint32_t(d);  // the common case: no strings
   std::string want = "must be an integer 0.." + std::to_string(max) + ", got " + Describe(v);
-  if (!v.IsNumber()) ThrowType(env, field, want);
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (std::isnan(d) || std::isinf(d) || d != std::floor(d)) ThrowType(env, field, want);
-  if (d < 0 || d > double(max)) ThrowRange(env, field, want);
-  return uint32_t(d);
+  if (!v.IsNumber() || std::isnan(d) || std::isinf(d) || d != std::floor(d)) ThrowType(env, field, want);
+  ThrowRange(env, field, want);
 }
 
 bool BoolField(Napi::Env env, const Napi::Value& v, const std::string& field, bool def) {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "checksum.h"
@@ -45,6 +46,15 @@ void SendAll(Napi::Env env, int fd, struct mmsghdr* msgs, size_t n, const char* 
   }
 }
 
+void ClosePacketSocket(int fd) {
+  if (fd < 0) return;
+  try {
+    std::thread([fd] { ::close(fd); }).detach();
+  } catch (...) {
+    ::close(fd);  // no thread available: pay the wait here rather than leak the fd
+  }
+}
+
 Napi::Error ClosedError(Napi::Env env, const std::string& what) {
   Napi::Error e = Napi::Error::New(env, what + " is closed");
   e.Set("code", Napi::String::New(env, "ERR_CLOSED"));
@@ -59,10 +69,29 @@ void SetBufsize(int fd, int opt_force, int opt, int bytes) {
     ::setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
 }
 
-// Destination of an IP datagram, taken from its header. RangeError naming `field` if it is not one.
-socklen_t DestOf(Napi::Env env, const uint8_t* p, size_t len, sockaddr_storage* ss, int scope, const std::string& field) {
+// Crafted traffic goes only to the lab ranges unless the sender was opened with allowAnyDestination:
+// 198.18.0.0/15, 127.0.0.0/8, 2001:2::/48, fd00::/8, ::1.
+bool LabDestination4(const uint8_t* a) { return (a[0] == 198 && (a[1] & 0xfe) == 18) || a[0] == 127; }
+bool LabDestination6(const uint8_t* a) {
+  static const uint8_t loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 2 && a[4] == 0 && a[5] == 0) || a[0] == 0xfd ||
+         std::memcmp(a, loop, 16) == 0;
+}
+[[noreturn]] void RefuseDestination(Napi::Env env, const uint8_t* a, int family, const std::string& field) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(family, a, buf, sizeof buf);
+  ThrowRange(env, "dst", std::string(buf) + " (" + field + ") is outside the lab ranges (198.18.0.0/15, 2001:2::/48, " +
+                             "fd00::/8, loopback); open the sender with allowAnyDestination: true to send elsewhere");
+}
+
+// Destination of an IP datagram, taken from its header. RangeError naming `field` if it is not one, or
+// naming `dst` if it is outside the lab ranges and `anyDst` is false.
+socklen_t DestOf(Napi::Env env, const uint8_t* p, size_t len, sockaddr_storage* ss, int scope, const std::string& field,
+                 bool anyDst) {
   std::memset(ss, 0, sizeof *ss);
   int v = len > 0 ? p[0] >> 4 : 0;
+  if (v == 4 && len >= 20 && !anyDst && !LabDestination4(p + 16)) RefuseDestination(env, p + 16, AF_INET, field);
+  if (v == 6 && len >= 40 && !anyDst && !LabDestination6(p + 24)) RefuseDestination(env, p + 24, AF_INET6, field);
   if (v == 4 && len >= 20) {
     auto* sin = reinterpret_cast<sockaddr_in*>(ss);
     sin->sin_family = AF_INET;
@@ -78,6 +107,13 @@ socklen_t DestOf(Napi::Env env, const uint8_t* p, size_t len, sockaddr_storage* 
   }
   ThrowRange(env, field, "is not an IPv4 or IPv6 datagram (" + std::to_string(len) +
                              " bytes, version " + std::to_string(v) + "): RawSender sends IP datagrams as encode() returns them");
+}
+
+bool AllowAnyArg(Napi::Env env, Napi::Object o) {
+  Napi::Value v = o.Get("allowAnyDestination");
+  if (v.IsUndefined()) return false;
+  if (!v.IsBoolean()) ThrowType(env, "allowAnyDestination", "must be a boolean");
+  return v.As<Napi::Boolean>().Value();
 }
 
 uint32_t U32Opt(Napi::Env env, Napi::Object o, const char* key, uint32_t dflt, bool* given = nullptr) {
@@ -107,11 +143,12 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
                         InstanceAccessor("closed", &RawSender::Closed, nullptr)});
   }
 
-  // new RawSender({netns?, device?})
+  // new RawSender({netns?, device?, allowAnyDestination?})
   explicit RawSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSender>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     if (!info[0].IsUndefined() && !info[0].IsObject()) ThrowType(env, "options", "must be an object {netns?, device?}");
+    anyDst_ = AllowAnyArg(env, o);
     std::string netns = NetnsArg(env, o.Get("netns"), "netns");
     std::string device;
     if (!o.Get("device").IsUndefined()) device = IfnameArg(env, o.Get("device"), "device");
@@ -170,7 +207,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
     CheckOpen(env);
     Bytes b = BytesArg(env, info[0], "datagram");
     sockaddr_storage ss;
-    socklen_t sl = DestOf(env, b.data, b.len, &ss, scope_, "datagram");
+    socklen_t sl = DestOf(env, b.data, b.len, &ss, scope_, "datagram", anyDst_);
     for (;;) {
       ssize_t r = ::sendto(FdFor(b.data), b.data, b.len, 0, reinterpret_cast<sockaddr*>(&ss), sl);
       if (r >= 0) break;
@@ -194,7 +231,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
     for (uint32_t i = 0; i < n; i++) {
       std::string field = "datagrams[" + std::to_string(i) + "]";
       bufs[i] = BytesArg(env, arr.Get(i), field);
-      socklen_t sl = DestOf(env, bufs[i].data, bufs[i].len, &addrs[i], scope_, field);
+      socklen_t sl = DestOf(env, bufs[i].data, bufs[i].len, &addrs[i], scope_, field, anyDst_);
       iov[i] = iovec{const_cast<uint8_t*>(bufs[i].data), bufs[i].len};
       std::memset(&msgs[i], 0, sizeof msgs[i]);
       msgs[i].msg_hdr.msg_name = &addrs[i];
@@ -226,7 +263,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
     Napi::Object o = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
 
     sockaddr_storage ss;
-    socklen_t sl = DestOf(env, t.data, t.len, &ss, scope_, "template");
+    socklen_t sl = DestOf(env, t.data, t.len, &ss, scope_, "template", anyDst_);
     size_t tcp;
     if ((t.data[0] >> 4) == 4) {
       tcp = size_t(t.data[0] & 0xf) * 4;
@@ -316,6 +353,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
 
   int fd4_ = -1, fd6_ = -1;
   int scope_ = 0;
+  bool anyDst_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -337,6 +375,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
     Napi::Object o = info[0].As<Napi::Object>();
     std::string ifname = IfnameArg(env, o.Get("ifname"), "ifname");
     std::string netns = NetnsArg(env, o.Get("netns"), "netns");
+    anyDst_ = AllowAnyArg(env, o);
     NetnsGuard guard(env, netns);
     ifindex_ = LookupInterface(env, ifname).ifindex;
     // Protocol 0: this socket never receives, so nothing queues up on it.
@@ -358,7 +397,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
 
  private:
   void DoClose() {
-    if (fd_ >= 0) ::close(fd_);
+    ClosePacketSocket(fd_);
     fd_ = -1;
   }
   void CheckOpen(Napi::Env env) {
@@ -366,6 +405,12 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
   }
   sockaddr_ll AddrFor(Napi::Env env, const Bytes& b, const std::string& field) {
     if (b.len < 14) ThrowRange(env, field, "is shorter than an Ethernet header (14 bytes)");
+    if (!anyDst_) {
+      uint16_t et = uint16_t((b.data[12] << 8) | b.data[13]);
+      sockaddr_storage ss;
+      if (et == 0x0800 || et == 0x86dd) DestOf(env, b.data + 14, b.len - 14, &ss, 0, field, false);
+      else ThrowRange(env, field, "is not an IPv4/IPv6 frame; open the PacketSender with allowAnyDestination: true to send other frames");
+    }
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_ifindex = ifindex_;
@@ -419,6 +464,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
 
   int fd_ = -1;
   int ifindex_ = 0;
+  bool anyDst_ = false;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@ export * from './types.js';
 export * from './segment.js';
 export * from './flags.js';
 export * from './seq.js';
+export * from './pcap.js';
 export * from './match.js';
 export * from './netns.js';
 export * from './wire.js';

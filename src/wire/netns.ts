@@ -50,6 +50,11 @@ export interface RawSenderOptions {
   netns?: string;
   /** SO_BINDTODEVICE */
   device?: string;
+  /**
+   * Without it, datagrams to anything outside 198.18.0.0/15, 2001:2::/48, fd00::/8 and loopback are
+   * refused (RangeError naming dst), also by the native sender itself.
+   */
+  allowAnyDestination?: boolean;
 }
 export function openRawSender(opts: RawSenderOptions = {}): RawSender {
   const Ctor = native().RawSender as new (o: RawSenderOptions) => RawSender;
@@ -64,8 +69,14 @@ export interface PacketSender {
   readonly closed: boolean;
   readonly ifindex: number;
 }
-export function openPacketSender(opts: { ifname: string; netns?: string }): PacketSender {
-  const Ctor = native().PacketSender as new (o: { ifname: string; netns?: string }) => PacketSender;
+export interface PacketSenderOptions {
+  ifname: string;
+  netns?: string;
+  /** Without it, only IPv4/IPv6 frames to the lab ranges are sent (see RawSenderOptions). */
+  allowAnyDestination?: boolean;
+}
+export function openPacketSender(opts: PacketSenderOptions): PacketSender {
+  const Ctor = native().PacketSender as new (o: PacketSenderOptions) => PacketSender;
   return new Ctor(opts);
 }
 
@@ -77,7 +88,7 @@ export interface RawCaptured {
   ifindex: number;
   /** TP_STATUS_CSUMNOTREADY: the checksum is left to the NIC (veth tx offload), not wrong. */
   csumOffloaded: boolean;
-  /** Length on the wire (data is never truncated below 64 KiB). */
+  /** Length on the wire (data is never truncated below 64 KiB). data is a view into its batch's Buffer. */
   origLen: number;
 }
 export interface CaptureStats {
@@ -112,6 +123,29 @@ export interface CaptureOptions {
 }
 /** Opens an AF_PACKET capture; bound and filtered when this returns. */
 export function openCapture(opts: CaptureOptions): NativeCapture {
-  const Ctor = native().Capture as new (o: CaptureOptions) => NativeCapture;
-  return new Ctor(opts);
+  if (opts === null || typeof opts !== 'object') throw new TypeError('options: must be an object {ifname, netns?, filter?, onPackets}');
+  const { onPackets } = opts;
+  if (typeof onPackets !== 'function') throw new TypeError('onPackets: must be a function(batch)');
+  // The addon hands over a batch as columns (one Buffer, per-packet metadata, timestamps); the objects are
+  // built here, where V8 makes them cheaply.
+  const onBatch = (data: Buffer, meta: Uint32Array, ts: BigUint64Array): void => {
+    const n = ts.length;
+    const out = new Array<RawCaptured>(n);
+    for (let i = 0; i < n; i++) {
+      const m = i * 5;
+      const off = meta[m]!;
+      const flags = meta[m + 4]!;
+      out[i] = {
+        data: data.subarray(off, off + meta[m + 1]!),
+        tsNs: ts[i]!,
+        dir: flags & 1 ? 'out' : 'in',
+        ifindex: meta[m + 3]!,
+        csumOffloaded: (flags & 2) !== 0,
+        origLen: meta[m + 2]!,
+      };
+    }
+    onPackets(out);
+  };
+  const Ctor = native().Capture as new (o: object) => NativeCapture;
+  return new Ctor({ ...opts, onPackets: onBatch });
 }

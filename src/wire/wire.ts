@@ -1,5 +1,6 @@
 // Wire: the typed face of send + capture on one interface. Labs send Segments and read Captured packets.
 import { decode, encode } from './segment.js';
+import { PcapWriter, type PcapResolution } from './pcap.js';
 import type { Segment, SegmentSpec } from './types.js';
 import { compileMatch, describeMatch, matchSegment, parseIp, parsePrefix, prefixContains, type Match } from './match.js';
 import {
@@ -37,6 +38,8 @@ export interface Captured {
   readonly decodeError?: string;
   /** The checksum was left to the NIC (veth tx offload): segment.checksum.tcp says 'offloaded'. */
   csumOffloaded: boolean;
+  /** Length on the wire (data.length unless the frame was longer than 64 KiB). */
+  origLen: number;
 }
 
 export interface WireStats extends CaptureStats {
@@ -97,6 +100,7 @@ class CapturedPacket implements Captured {
   readonly tsNs: bigint;
   readonly dir: 'in' | 'out';
   readonly csumOffloaded: boolean;
+  readonly origLen: number;
   private decoded = false;
   private seg: Segment | undefined;
   private err: string | undefined;
@@ -105,6 +109,7 @@ class CapturedPacket implements Captured {
     this.tsNs = raw.tsNs;
     this.dir = raw.dir;
     this.csumOffloaded = raw.csumOffloaded;
+    this.origLen = raw.origLen;
   }
   private run(): void {
     if (this.decoded) return;
@@ -186,6 +191,9 @@ export class Wire implements AsyncDisposable {
   /** Opens the capture (bound and filtered before this resolves) and the sender. */
   static async open(opts: WireOptions): Promise<Wire> {
     if (opts === null || typeof opts !== 'object') throw new TypeError('opts: must be {ifname, netns?, filter?, sendFrom?}');
+    if (opts.allowAnyDestination !== undefined && typeof opts.allowAnyDestination !== 'boolean') {
+      throw new TypeError('allowAnyDestination: must be a boolean');
+    }
     if (typeof opts.ifname !== 'string') throw new TypeError("ifname: required, the interface to capture on (e.g. 'tcplab-va')");
     const prog = compileMatch(opts.filter ?? {});
     const w = new Wire(opts);
@@ -199,7 +207,7 @@ export class Wire implements AsyncDisposable {
     });
     try {
       const from = opts.sendFrom ?? { ...(opts.netns !== undefined ? { netns: opts.netns } : {}), device: opts.ifname };
-      w.raw = openRawSender(from);
+      w.raw = openRawSender({ ...from, allowAnyDestination: opts.allowAnyDestination === true });
     } catch (e) {
       w.capture.close();
       throw e;
@@ -280,7 +288,11 @@ export class Wire implements AsyncDisposable {
     const et = frame.length >= 14 ? (frame[12]! << 8) | frame[13]! : -1;
     if (et === 0x0800 || et === 0x86dd) this.checkDst(datagramDst(frame, 14), 'sendFrame');
     else if (!this.opts.allowAnyDestination) throw new RangeError('frame: only IPv4/IPv6 frames are sent unless allowAnyDestination: true');
-    this.packet ??= openPacketSender({ ifname: this.opts.ifname, ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}) });
+    this.packet ??= openPacketSender({
+      ifname: this.opts.ifname,
+      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
+      allowAnyDestination: this.opts.allowAnyDestination === true,
+    });
     const t = realtimeNs();
     this.packet.send(frame);
     this.sent++;
@@ -431,6 +443,18 @@ export class Wire implements AsyncDisposable {
       };
       this.waiters.add(w);
     });
+  }
+
+  /** Writes everything captured so far (or `packets`) to a pcap file (ns timestamps by default). */
+  async writePcap(path: string, opts: { resolution?: PcapResolution; packets?: readonly Captured[] } = {}): Promise<number> {
+    const list = opts.packets ?? this.all;
+    const w = await PcapWriter.open(path, { link: 'ethernet', ...(opts.resolution ? { resolution: opts.resolution } : {}) });
+    try {
+      for (const p of list) w.write({ data: p.data, tsNs: p.tsNs, origLen: p.origLen });
+    } finally {
+      await w.close();
+    }
+    return list.length;
   }
 
   stats(): WireStats {

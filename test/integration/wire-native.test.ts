@@ -1,6 +1,7 @@
 // The raw sockets against a real kernel: a ghost-address SYN from namespace a to a listener in b, captured
 // on a's veth. Packets are built and parsed by hand here so this test does not depend on the encoder.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
@@ -128,6 +129,30 @@ describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
     }
   });
 
+  it('the native senders refuse destinations outside the lab ranges by default', () => {
+    const tx = openRawSender({ netns: pair.a });
+    const ps = openPacketSender({ ifname: pair.ifA, netns: pair.a });
+    try {
+      const out = buildTcp4({ src: pair.ghost, dst: '8.8.8.8', sport: 1, dport: 53, seq: 1, flags: 0x02 });
+      const ok = buildTcp4({ src: pair.ghost, dst: pair.ipB, sport: 1, dport: 7999, seq: 1, flags: 0x02 });
+      expect(() => tx.send(out)).toThrow(/dst: 8\.8\.8\.8 .*allowAnyDestination/);
+      expect(() => tx.sendBatch([ok, out])).toThrow(/dst: 8\.8\.8\.8 \(datagrams\[1\]\)/);
+      expect(() => tx.sendTemplate(out, 5)).toThrow(RangeError);
+      const v6 = Buffer.alloc(60);
+      v6[0] = 0x60;
+      v6[6] = 6;
+      v6.set([0x20, 0x01, 0x0d, 0xb8], 24); // 2001:db8::
+      expect(() => tx.send(v6)).toThrow(/dst: 2001:db8::/);
+      const eth = (ethertype: number, ip: Buffer): Buffer => Buffer.concat([Buffer.alloc(12), Buffer.from([ethertype >> 8, ethertype & 0xff]), ip]);
+      expect(() => ps.send(eth(0x0800, out))).toThrow(/dst: 8\.8\.8\.8/);
+      expect(() => ps.send(eth(0x0806, Buffer.alloc(28)))).toThrow(/allowAnyDestination/);
+      expect(() => openRawSender({ allowAnyDestination: 'yes' } as never)).toThrow(TypeError);
+    } finally {
+      tx.close();
+      ps.close();
+    }
+  });
+
   it('PacketSender sends whole frames', async () => {
     const got: RawCaptured[] = [];
     const cap = openCapture({ ifname: pair.ifB, netns: pair.b, filter: compileMatch({ dport: 7100 }), onPackets: (b) => got.push(...b) });
@@ -177,6 +202,55 @@ describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
     expect(() => cap.stats()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
   });
 
+  it('without privileges: EPERM with the setcap hint; an exception in onPackets reaches uncaughtException', () => {
+    const addon = JSON.stringify(addonPath());
+    const unpriv = `const a=require(${addon});for(const f of [()=>new a.RawSender({}),()=>new a.Capture({ifname:'lo',onPackets(){}})])` +
+      `{try{f();console.log('opened')}catch(e){console.log(e.code,e.errno,/setcap/.test(e.message))}}`;
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', unpriv], { encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(['EPERM 1 true', 'EPERM 1 true']);
+
+    // A throwing consumer: reported as uncaught, the capture survives and can be closed from the handler.
+    const throwing = `const a=require(${addon});let n=0;` +
+      `const c=new a.Capture({ifname:'lo',onPackets(){n++;throw new Error('consumer bug')}});` +
+      `process.on('uncaughtException',(e)=>{console.log('uncaught',e.message,n);c.close();});` +
+      `const s=new a.RawSender({});const b=Buffer.from('${buildTcp4({ src: '127.0.0.1', dst: '127.0.0.1', sport: 1, dport: 9, seq: 1, flags: 0x10 }).toString('hex')}','hex');s.send(b);s.close();`;
+    const out2 = execFileSync('ip', ['netns', 'exec', pair.a, process.execPath, '-e', throwing], { encoding: 'utf8', timeout: 10_000 });
+    expect(out2.trim().split('\n')[0]).toBe('uncaught consumer bug 1');
+  });
+
+  it('open/close cycles leak no file descriptors, uv handles or buffers', async () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const cycle = (): void => {
+      const cap = openCapture({ ifname: pair.ifB, netns: pair.b, filter: compileMatch({ dport: 7700 }), onPackets: () => {} });
+      const tx = openRawSender({ netns: pair.a, device: pair.ifA });
+      const ps = openPacketSender({ ifname: pair.ifA, netns: pair.a });
+      cap.close();
+      tx.close();
+      ps.close();
+    };
+    // AF_PACKET fds are closed on a helper thread (the kernel waits an RCU grace period): let them settle.
+    const settle = async (): Promise<number> => {
+      let last = -1;
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const n = fds();
+        if (n === last) return n;
+        last = n;
+      }
+      return last;
+    };
+    for (let i = 0; i < 10; i++) cycle();
+    const before = await settle();
+    const rss0 = process.memoryUsage().rss;
+    const t0 = performance.now();
+    for (let i = 0; i < 300; i++) cycle();
+    const perCycleMs = (performance.now() - t0) / 300;
+    expect(await settle()).toBe(before);
+    expect(perCycleMs).toBeLessThan(10); // closing never waits for the kernel on the loop thread
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(64 << 20); // 300 x 4 MiB receive slots would be 1.2 GiB
+    expect((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length).toBeLessThan(20);
+  });
+
   it('pause stops callbacks, resume delivers what queued meanwhile', async () => {
     const got: RawCaptured[] = [];
     const cap = openCapture({ ifname: pair.ifB, netns: pair.b, filter: compileMatch({ dport: 7300 }), onPackets: (b) => got.push(...b) });
@@ -197,7 +271,19 @@ describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
 
   it('timers keep firing while a flood is captured', async () => {
     let n = 0;
-    const cap = openCapture({ ifname: pair.ifB, netns: pair.b, filter: compileMatch({ dport: 7400 }), onPackets: (b) => { n += b.length; } });
+    // A slow consumer (~5 us per packet) cannot keep up with the flood, so the socket never runs dry: only
+    // the per-wake budget gives timers their turn (with an unbounded drain this test fails).
+    const spin = (us: number): void => {
+      const end = performance.now() + us / 1000;
+      while (performance.now() < end);
+    };
+    const cap = openCapture({
+      ifname: pair.ifB, netns: pair.b, filter: compileMatch({ dport: 7400 }),
+      onPackets: (b) => {
+        n += b.length;
+        spin(5 * b.length);
+      },
+    });
     const ticks: number[] = [];
     const iv = setInterval(() => ticks.push(performance.now()), 10);
     try {
@@ -214,8 +300,9 @@ describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
       const during = ticks.filter((t) => t >= t0 && t <= t0 + elapsed);
       const gaps = during.slice(1).map((t, i) => t - during[i]!);
       expect(n).toBeGreaterThan(20000);
-      expect(during.length).toBeGreaterThan((elapsed / 10) * 0.5);
-      expect(Math.max(...gaps)).toBeLessThan(150);
+      expect(cap.stats().dropped).toBeGreaterThan(0); // the flood did outpace the consumer
+      expect(during.length).toBeGreaterThan((elapsed / 10) * 0.3);
+      expect(Math.max(...gaps)).toBeLessThan(250); // draining the flood in one go would block for seconds
       const st = cap.stats();
       expect(st.received).toBeGreaterThanOrEqual(n);
     } finally {

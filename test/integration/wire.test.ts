@@ -1,12 +1,16 @@
 // Wire against real kernels: ghost-address handshakes from namespace a to a listener in b (IPv4, IPv6),
 // expect/expectNone/packets(), the destination guard, offload flags, and a cross-check with raw-socket.
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
 import { Wire, ExpectTimeoutError, type Captured } from '../../src/wire/wire.js';
 import { encode } from '../../src/wire/segment.js';
+import { readPcap } from '../../src/wire/pcap.js';
 import type { SegmentSpec, TcpOption } from '../../src/wire/types.js';
 import { startListener } from './wire-helpers.js';
 
@@ -65,6 +69,28 @@ describe('Wire', () => {
     });
   }
 
+  it('writePcap: what was captured reads back identically and tshark agrees on the exchange', async () => {
+    await using wire = await Wire.open({ netns: pair.a, ifname: pair.ifA, filter: { host: pair.ghost, port: 40500 } });
+    const t0 = wire.send({ src: pair.ghost, dst: pair.ipB, sport: 40500, dport: 8080, seq: 3_000_000_000, flags: 'S', ip: { id: 1 } });
+    await wire.expect({ flags: { set: 'S.' } }, { since: t0 });
+    const dir = mkdtempSync(join(tmpdir(), 'tcplab-wire-'));
+    try {
+      const file = join(dir, 'x.pcap');
+      expect(await wire.writePcap(file)).toBe(wire.captured.length);
+      const back = await readPcap(file);
+      expect(back.records.map((r) => [Buffer.from(r.data).toString('hex'), r.tsNs])).toEqual(
+        wire.captured.map((p) => [p.data.toString('hex'), p.tsNs]),
+      );
+      const lines = execFileSync('tshark', ['-r', file, '-o', 'tcp.relative_sequence_numbers:FALSE', '-T', 'fields',
+        '-e', 'ip.src', '-e', 'tcp.flags.str', '-e', 'tcp.ack'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .trim().split('\n');
+      expect(lines[0]).toMatch(new RegExp(`^${pair.ghost.replace(/\./g, '\\.')}\\t.*S.*\\t0?$`));
+      expect(lines[1]).toMatch(new RegExp(`^${pair.ipB.replace(/\./g, '\\.')}\\t.*A.*S.*\\t3000000001$`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses destinations outside the lab ranges unless allowAnyDestination', async () => {
     await using wire = await Wire.open({ netns: pair.a, ifname: pair.ifA });
     const spec: SegmentSpec = { src: pair.ghost, dst: '8.8.8.8', sport: 1, dport: 53, seq: 1, flags: 'S' };
@@ -80,7 +106,8 @@ describe('Wire', () => {
   });
 
   it('expect() times out with a clear error listing what was seen; expectNone() fails on a match', async () => {
-    await using wire = await Wire.open({ netns: pair.a, ifname: pair.ifA, filter: { host: pair.ghost } });
+    // port 40300 only: the listener in b keeps retransmitting SYN-ACKs to the ghost from earlier tests.
+    await using wire = await Wire.open({ netns: pair.a, ifname: pair.ifA, filter: { host: pair.ghost, port: 40300 } });
     const t0 = wire.now();
     wire.send({ src: pair.ghost, dst: pair.ipB, sport: 40300, dport: 8081, seq: 9, flags: 'S', ip: { id: 1 } });
     const err = await wire.expect({ flags: { set: 'F' } }, { within: 300, since: t0 }).catch((e: unknown) => e);

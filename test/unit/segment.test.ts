@@ -228,20 +228,48 @@ describe('decoder robustness', () => {
     expect(decode(encode(base), 'token-ring' as 'raw')).toMatchObject({ ok: false, error: expect.stringMatching(/link/) });
   });
 
+  it('skips IPv4 options (with a warning) and checks the whole header checksum', () => {
+    const b = encode({ ...base, payload: 'z' });
+    const withOpts = Buffer.concat([b.subarray(0, 20), Buffer.from([1, 1, 1, 0]), b.subarray(20)]);
+    withOpts[0] = 0x46;
+    withOpts.writeUInt16BE(b.length + 4, 2);
+    withOpts.writeUInt16BE(0, 10);
+    let sum = 0;
+    for (let i = 0; i < 24; i += 2) sum += withOpts.readUInt16BE(i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    withOpts.writeUInt16BE(~sum & 0xffff, 10);
+    const r = decode(withOpts, 'raw');
+    expect(ok(r)).toMatchObject({ sport: 40000, checksum: { ip: 'ok', tcp: 'ok' }, ipLength: b.length + 4 });
+    expect(r.ok && r.warnings).toEqual(['ipv4 options (4 bytes) skipped']);
+    withOpts[21] = 7; // an option byte is covered by the header checksum
+    expect(ok(decode(withOpts, 'raw')).checksum.ip).toBe('bad');
+  });
+
+  it('handles QinQ (802.1ad + 802.1Q) and non-IP SLL frames', () => {
+    const ip = encode(base);
+    const qinq = Buffer.concat([Buffer.alloc(12, 2), Buffer.from('88a80001810000020800', 'hex'), ip]);
+    expect(ok(decode(qinq, 'ethernet')).seq).toBe(1000);
+    const sllArp = Buffer.concat([Buffer.from('00000001000602000000000100000806', 'hex'), Buffer.alloc(28)]);
+    expect(decode(sllArp, 'sll')).toMatchObject({ ok: false, layer: 'sll', error: expect.stringMatching(/0x0806/) });
+  });
+
   it('skips IPv6 extension headers and rejects the fragment header', () => {
     const b = encode({ ...base6, payload: 'q' });
-    const hbh = Buffer.from('0600000000000000', 'hex'); // next=TCP, len 0 (8 bytes), PadN-free zeros
-    const rt = Buffer.from('2b00000000000000', 'hex'); // unused: routing needs next set below
-    void rt;
+    const hbh = Buffer.from('0600000000000000', 'hex'); // next header TCP, 8 bytes, Pad1 options
     const withExt = Buffer.concat([b.subarray(0, 40), hbh, b.subarray(40)]);
     withExt[6] = 0; // hop-by-hop
     withExt.writeUInt16BE(b.readUInt16BE(4) + 8, 4);
     const s = ok(decode(withExt, 'raw'));
     expect(Buffer.from(s.payload).toString()).toBe('q');
     expect(s.checksum.tcp).toBe('ok');
-    const dst = Buffer.from(withExt);
-    dst[6] = 60;
-    expect(ok(decode(dst, 'raw')).sport).toBe(40000);
+    for (const ext of [43, 60]) { // routing, destination options: same 8-byte layout
+      const other = Buffer.from(withExt);
+      other[6] = ext;
+      expect(ok(decode(other, 'raw')).sport).toBe(40000);
+    }
+    const udp = Buffer.from(withExt);
+    udp[40] = 17;
+    expect(decode(udp, 'raw')).toMatchObject({ ok: false, layer: 'ipv6', error: expect.stringMatching(/next header 17/) });
     const frag = Buffer.from(withExt);
     frag[6] = 44;
     expect(decode(frag, 'raw')).toMatchObject({ ok: false, layer: 'ipv6', error: expect.stringMatching(/fragment/) });
