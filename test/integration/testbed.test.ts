@@ -226,7 +226,7 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     const netem = await c.exec('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms']);
     if (netem.code === 0) {
       await c.exec('tc', ['qdisc', 'del', 'dev', 'lo', 'root']);
-      await using d = await c.impair({ dir: 'out', match: {}, delayMs: 5 });
+      await using _delay = await c.impair({ dir: "out", match: {}, delayMs: 5 });
       expect((await c.exec('tc', ['qdisc', 'show', 'dev', c.iface().ifname])).stdout).toMatch(/netem/);
       return;
     }
