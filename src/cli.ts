@@ -22,6 +22,7 @@ const USAGE = `usage:
       --explain        narrate each TIME-WAIT event with the rule behind it (RFC section, kernel function)
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
+      --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
@@ -78,6 +79,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       tap: { type: 'boolean' },
       html: { type: 'string' },
       explain: { type: 'boolean' },
+      jobs: { type: 'string' },
     },
   });
   if (positionals.length !== 1) fail('run: name one lab, or all');
@@ -92,6 +94,11 @@ async function cmdRun(argv: string[]): Promise<number> {
   if (values['tolerance-scale'] !== undefined) {
     scale = Number(values['tolerance-scale']);
     if (!Number.isFinite(scale) || scale <= 0) fail(`--tolerance-scale: must be a positive number, got '${values['tolerance-scale']}'`);
+  }
+  let jobs = 1;
+  if (values.jobs !== undefined) {
+    jobs = Number(values.jobs);
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) fail(`--jobs: an integer from 1 to 16, got '${values.jobs}'`);
   }
   let overrides: Record<string, Expectation> | undefined;
   if (values.expectations !== undefined) overrides = readOverrides(values.expectations);
@@ -114,6 +121,7 @@ async function cmdRun(argv: string[]): Promise<number> {
         keep: values.keep,
         toleranceScale: scale,
         overrides,
+        jobs,
         signal: ac.signal,
         onProgress: (l) => process.stderr.write(l + '\n'),
       });

@@ -9,7 +9,7 @@ import { packetJson, type NoteRecord, type PacketRecord } from './packets.js';
 import { worst, type CaseResult, type CheckResult, type LabResult } from './report.js';
 import { checkGap, DEFAULT_TOLERANCE, toleranceScale } from './timing.js';
 import { countdown } from './progress.js';
-import type { CaptureSource, CaseContext, CheckSpec, Lab, TimingCheckSpec } from './types.js';
+import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSpec } from './types.js';
 import { PcapWriter } from '../wire/pcap.js';
 
 export interface RunOptions {
@@ -27,6 +27,8 @@ export interface RunOptions {
    * something else of their build, and for proving that a check can fail.
    */
   overrides?: Readonly<Record<string, Expectation>>;
+  /** Run up to this many cases at once (default 1). */
+  jobs?: number;
   /** Live progress: called for every step and note as it happens. */
   onProgress?: (line: string) => void;
 }
@@ -159,12 +161,14 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     throw new RangeError(`--case: lab ${lab.id} has no case ${unknown.join(', ')} (cases: ${lab.cases.map((c) => c.id).join(', ')})`);
   }
   const selected = lab.cases.filter((c) => !opts.cases?.length || opts.cases.includes(c.id));
-  const cases: CaseResult[] = [];
-  for (const lc of selected) {
+  // Cases are independent (each builds its own testbed), so --jobs N may run several at once;
+  // their progress is then buffered per case and printed in order, so the story stays readable.
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 1, selected.length));
+  const runCase = async (lc: LabCase, progress: (line: string) => void): Promise<CaseResult> => {
     progress(`case ${lc.id}: ${lc.title}`);
     const t0 = nowNs();
     const t = performance.now();
-    const ctx = new Context(stack, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined);
+    const ctx = new Context(stack, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
     let error: string | undefined;
     try {
       await lc.run(ctx);
@@ -201,7 +205,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     }
     const verdicts = ctx.checks.map((c) => c.verdict);
     if (error || ctx.checks.length === 0) verdicts.push('ERROR');
-    cases.push({
+    return {
       id: lc.id,
       title: lc.title,
       verdict: worst(verdicts),
@@ -215,8 +219,33 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
       columns: ctx.columns,
       pcap,
       t0,
-    });
-    if (signal.aborted) break;
+    };
+  };
+  const cases: CaseResult[] = [];
+  if (jobs === 1) {
+    for (const lc of selected) {
+      cases.push(await runCase(lc, progress));
+      if (signal.aborted) break;
+    }
+  } else {
+    const buffers = selected.map(() => [] as string[]);
+    const results: CaseResult[] = new Array(selected.length);
+    let next = 0;
+    let printed = 0;
+    const flush = () => {
+      while (printed < selected.length && results[printed]) {
+        for (const l of buffers[printed]!) progress(l);
+        printed++;
+      }
+    };
+    await Promise.all(Array.from({ length: jobs }, async () => {
+      while (next < selected.length && !signal.aborted) {
+        const i = next++;
+        results[i] = await runCase(selected[i]!, (l) => buffers[i]!.push(l));
+        flush();
+      }
+    }));
+    cases.push(...results.filter(Boolean));
   }
   return {
     lab: { id: lab.id, title: lab.title, summary: lab.summary, rfcs: lab.rfcs, sources: lab.sources },
