@@ -9,5 +9,6 @@ import { duplicateLab } from './duplicate.js';
 import { exhaustionLab } from './exhaustion.js';
 import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
+import { twlenLab } from './twlen.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab, keepaliveLab, proxyLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
