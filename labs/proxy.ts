@@ -107,7 +107,13 @@ async function startNginx(ctx: CaseContext, host: NetnsHost, listen: string, bac
   const ng: Nginx = {
     proc,
     dir,
-    alive: () => pidsNamed(host, 'nginx'),
+    // Workers are found by namespace (their command line is just "nginx: worker process"), the master by
+    // its temp dir on the command line (pgrep -f), wherever it might be.
+    alive: async () => {
+      const pg = await run('pgrep', ['-f', dir]);
+      const byDir = pg.stdout.split(/\s+/).filter(Boolean).map(Number);
+      return [...new Set([...(await pidsNamed(host, 'nginx')), ...byDir])];
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
