@@ -114,6 +114,52 @@ export function tcpOnly(moved: Readonly<Record<string, number>>): Record<string,
   return Object.fromEntries(Object.entries(moved).filter(([k]) => k.startsWith('TcpExt.') || k.startsWith('Tcp.')));
 }
 
+/** A one-word name for how a host answered a segment: nothing, RST, SYN-ACK, ACK (or the flags). */
+export function classifyReply(r: PacketRecord | undefined): string {
+  if (!r) return 'nothing';
+  const f = r.segment.flags;
+  if (f.includes('R')) return 'RST';
+  if (f === 'S.') return 'SYN-ACK';
+  if (f.includes('.')) return 'ACK';
+  return f;
+}
+
+export interface Connected {
+  p: Pair;
+  cli: PeerClient;
+  srv: PeerClient;
+  lsock: number;
+  /** The client's and the server's connected sockets (peer ids). */
+  csock: number;
+  ssock: number;
+  local: { addr: string; port: number };
+  remote: { addr: string; port: number };
+  /** Capture point name of p.wire, for packets(). */
+  point: string;
+  fromClient: (r: PacketRecord) => boolean;
+  fromServer: (r: PacketRecord) => boolean;
+}
+
+/** Client and server hosts with pinned sysctls, a listening server, and one established connection. */
+export async function connectedPair(ctx: CaseContext, sysctls: { client?: Sysctls; server?: Sysctls }, serverPort: number): Promise<Connected> {
+  const p = await pair(ctx, ['client', 'server'], { client: sysctls.client ?? {}, server: sysctls.server ?? {} }, { port: serverPort });
+  ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
+  const cli = await p.a.peer();
+  const srv = await p.b.peer();
+  const l = await srv.call('listen', { addr: p.bAddr, port: serverPort, reuseAddr: true });
+  const con = await cli.call('connect', { addr: p.bAddr, port: serverPort, timeoutMs: 2000 });
+  const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+  const cport = con.localPort;
+  return {
+    p, cli, srv, lsock: l.sock, csock: con.sock, ssock: acc.sock,
+    local: { addr: p.aAddr, port: cport },
+    remote: { addr: p.bAddr, port: serverPort },
+    point: `${p.b.name}:${p.b.iface(p.a.name).ifname}`,
+    fromClient: (x) => x.segment.src === p.aAddr && x.segment.sport === cport,
+    fromServer: (x) => x.segment.src === p.bAddr && x.segment.sport === serverPort && x.segment.dport === cport,
+  };
+}
+
 // ---- programs in a host's namespace (HTTP servers, nginx) and HTTP over a peer socket -------------------
 
 /** A long-running program inside a host's namespace, stopped on dispose (and killed if this process exits). */

@@ -8,7 +8,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { changed, delta } from '../src/testbed/counters.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, type Sysctls } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, type Sysctls, classifyReply, connectedPair } from './common.js';
 
 const SERVER_PORT = 8080;
 /** Long enough for the server's first FIN retransmission (RTO >= 200 ms, timers up to 12.5% late). */
@@ -61,32 +61,17 @@ const CASES: readonly LastAckCase[] = [
   },
 ];
 
-function classify(r: PacketRecord | undefined): string {
-  if (!r) return 'nothing';
-  const f = r.segment.flags;
-  if (f.includes('R')) return 'RST';
-  if (f.includes('.')) return 'ACK';
-  return f;
-}
 
 function labCase(lc: LastAckCase): LabCase {
   return {
     id: lc.id,
     title: lc.title,
     async run(ctx: CaseContext) {
-      const p = await pair(ctx, ['client', 'server'], { client: { 'net.ipv4.tcp_timestamps': 1, ...lc.client } }, { port: SERVER_PORT });
-      const point = `${p.b.name}:${p.b.iface(p.a.name).ifname}`;
-      ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
-      const cli = await p.a.peer();
-      const srv = await p.b.peer();
-      const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-      const con = await cli.call('connect', { addr: p.bAddr, port: SERVER_PORT, timeoutMs: 2000 });
-      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
-      const cport = con.localPort;
-      const local = { addr: p.aAddr, port: cport };
-      const remote = { addr: p.bAddr, port: SERVER_PORT };
-      const fromServer = (x: PacketRecord) => x.segment.src === p.bAddr && x.segment.sport === SERVER_PORT && x.segment.dport === cport;
-      const fromClient = (x: PacketRecord) => x.segment.src === p.aAddr && x.segment.sport === cport;
+      const c = await connectedPair(ctx, { client: { 'net.ipv4.tcp_timestamps': 1, ...lc.client } }, SERVER_PORT);
+      const { p, cli, srv, point, local, remote, fromServer, fromClient } = c;
+      const con = { sock: c.csock };
+      const acc = { sock: c.ssock };
+      const cport = local.port;
       ctx.step(`client ${p.aAddr}:${cport} connects to ${p.bAddr}:${SERVER_PORT}`);
 
       const synAck = packets(p.wire, point, (x) => fromServer(x) && x.segment.flags === 'S.')[0];
@@ -181,7 +166,7 @@ function labCase(lc: LastAckCase): LabCase {
         id: 'answer',
         title: "the client's answer to the retransmitted FIN",
         expect: lc.answer,
-        observed: retrans ? classify(answer) : 'no FIN retransmission',
+        observed: retrans ? classifyReply(answer) : 'no FIN retransmission',
         packets: [retrans, answer].filter((x): x is PacketRecord => !!x),
         counters: tcpOnly(srvMoved),
       });
@@ -189,7 +174,7 @@ function labCase(lc: LastAckCase): LabCase {
       ctx.check({
         id: 'server-after',
         title: "the server's socket once the retransmitted FIN is answered",
-        expect: { linux: [{ versions: '*', expect: 'gone', because: classify(answer) === 'RST' ? 'tcp_reset(): LAST-ACK + RST -> tcp_done()' : 'tcp_rcv_state_process(): LAST-ACK + the ACK of our FIN -> tcp_done()' }] },
+        expect: { linux: [{ versions: '*', expect: 'gone', because: classifyReply(answer) === 'RST' ? 'tcp_reset(): LAST-ACK + RST -> tcp_done()' : 'tcp_rcv_state_process(): LAST-ACK + the ACK of our FIN -> tcp_done()' }] },
         observed: after?.state ?? 'gone',
         sockets: [sockLineOr(after, 'server')],
         packets: answer ? [answer] : [],

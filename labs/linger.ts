@@ -2,11 +2,10 @@
 // the server's small receive buffer takes and the server does not read, so most of it waits in the
 // client's send queue when the client closes. A normal close queues a FIN behind the data, delivers it
 // all and ends in TIME-WAIT; a zero-linger close sends an RST, discards the queue and leaves no TIME-WAIT.
-import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, type Pair } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, connectedPair, type Connected } from './common.js';
 
 const SERVER_PORT = 8080;
 const DATA_BYTES = 16 * 1024;
@@ -15,36 +14,13 @@ const SERVER_SYSCTLS = { 'net.ipv4.tcp_rmem': '4096 4096 4096', 'net.ipv4.tcp_mo
 /** A send buffer big enough that send() returns with all the data queued. */
 const CLIENT_SYSCTLS = { 'net.ipv4.tcp_wmem': '4096 262144 262144' };
 
-interface Setup {
-  p: Pair;
-  cli: PeerClient;
-  srv: PeerClient;
-  csock: number;
-  ssock: number;
-  local: { addr: string; port: number };
-  remote: { addr: string; port: number };
-  point: string;
-  fromClient: (r: PacketRecord) => boolean;
-  fromServer: (r: PacketRecord) => boolean;
-}
+type Setup = Connected;
 
 async function setup(ctx: CaseContext): Promise<Setup> {
-  const p = await pair(ctx, ['client', 'server'], { client: CLIENT_SYSCTLS, server: SERVER_SYSCTLS }, { port: SERVER_PORT });
-  ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
-  const cli = await p.a.peer();
-  const srv = await p.b.peer();
-  const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-  const con = await cli.call('connect', { addr: p.bAddr, port: SERVER_PORT, timeoutMs: 2000 });
-  const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
-  ctx.step(`client ${p.aAddr}:${con.localPort} connects to ${p.bAddr}:${SERVER_PORT}; the server's receive buffer is 4 KiB (tcp_rmem) and it does not read`);
-  const local = { addr: p.aAddr, port: con.localPort };
-  const remote = { addr: p.bAddr, port: SERVER_PORT };
-  const s: Setup = {
-    p, cli, srv, csock: con.sock, ssock: acc.sock, local, remote,
-    point: `${p.b.name}:${p.b.iface(p.a.name).ifname}`,
-    fromClient: (x) => x.segment.src === p.aAddr && x.segment.sport === con.localPort,
-    fromServer: (x) => x.segment.src === p.bAddr && x.segment.sport === SERVER_PORT && x.segment.dport === con.localPort,
-  };
+  const s = await connectedPair(ctx, { client: CLIENT_SYSCTLS, server: SERVER_SYSCTLS }, SERVER_PORT);
+  const { p, cli, local, remote } = s;
+  const con = { sock: s.csock };
+  ctx.step(`client ${p.aAddr}:${local.port} connects to ${p.bAddr}:${SERVER_PORT}; the server's receive buffer is 4 KiB (tcp_rmem) and it does not read`);
   const sent = await cli.call('send', { sock: con.sock, data: 'x'.repeat(DATA_BYTES), timeoutMs: 3000 });
   ctx.note('client', `send(${DATA_BYTES} bytes) -> ${sent.bytes}`);
   // Let the window fill: the server's zero window stops the flow with most bytes still queued.

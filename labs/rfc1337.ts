@@ -7,7 +7,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
+import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33100;
@@ -40,14 +40,6 @@ function survival(rfc1337: 0 | 1, probe: RstProbe): Expectation {
     : { linux: [{ versions: '*', expect: 'TIME-WAIT', because: KEEP }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): RSTs are dropped in TIME-WAIT' }] };
 }
 
-function classify(r: PacketRecord | undefined): string {
-  if (!r) return 'nothing';
-  const f = r.segment.flags;
-  if (f.includes('R')) return 'RST';
-  if (f === 'S.') return 'SYN-ACK';
-  if (f.includes('.')) return 'ACK';
-  return f;
-}
 
 function labCase(rfc1337: 0 | 1): LabCase {
   return {
@@ -114,7 +106,7 @@ function labCase(rfc1337: 0 | 1): LabCase {
           id: `rst-${probe.id}-silent`,
           title: `what the TIME-WAIT sends back to the RST at ${probe.label}`,
           expect: { linux: [{ versions: '*', expect: 'nothing', because: 'an RST is never answered (RFC 9293 §3.10.7.4); tcp_timewait_state_process() returns TCP_TW_SUCCESS for every RST' }] },
-          observed: classify(replies[0]),
+          observed: classifyReply(replies[0]),
           packets: [rst, ...replies].filter((x): x is PacketRecord => !!x),
         });
       }
@@ -135,10 +127,10 @@ function labCase(rfc1337: 0 | 1): LabCase {
         expect: rfc1337 === 0
           ? { linux: [{ versions: '*', expect: 'SYN-ACK', because: 'with the TIME-WAIT gone the SYN reaches the listener (tcp_v4_rcv -> tcp_conn_request): nothing remembers the old sequence space' }] }
           : { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): the surviving TIME-WAIT answers a SYN with seq before rcv_nxt (and no newer timestamp) with an ACK' }] },
-        observed: classify(reply),
+        observed: classifyReply(reply),
         packets: [syn, reply].filter((x): x is PacketRecord => !!x),
         sockets: [sockLineOr(final)],
-        explain: classify(reply) === 'SYN-ACK'
+        explain: classifyReply(reply) === 'SYN-ACK'
           ? 'a new incarnation is opened with sequence numbers overlapping the old one: an old duplicate could now be accepted as new data (see lab duplicate)'
           : 'the TIME-WAIT still guards the 4-tuple and restates the old connection',
       });

@@ -7,7 +7,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLine, socketOf, tcpOnly } from './common.js';
+import { counting, pair, packets, sockLine, socketOf, tcpOnly, classifyReply } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33000;
@@ -61,14 +61,6 @@ const cases: SynCase[] = [
   },
 ];
 
-function classify(r: PacketRecord | undefined): string {
-  if (!r) return 'nothing';
-  const f = r.segment.flags;
-  if (f.includes('R')) return 'RST';
-  if (f === 'S.') return 'SYN-ACK';
-  if (f.includes('.')) return 'ACK';
-  return f;
-}
 
 function labCase(sc: SynCase): LabCase {
   return {
@@ -123,7 +115,7 @@ function labCase(sc: SynCase): LabCase {
       const fromServer = (x: PacketRecord) => x.segment.src === sAddr && x.segment.sport === SERVER_PORT && x.segment.dport === PROBER_PORT;
       const newSyn = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.flags === 'S' && x.segment.src === ghost.addr)[0];
       const reply = packets(p.wire, point, (x) => x.tsNs >= since && fromServer(x))[0];
-      const answer = classify(reply);
+      const answer = classifyReply(reply);
       ctx.check({
         id: 'answer',
         title: 'what the server answers to the new SYN',

@@ -54,6 +54,8 @@ export class PeerClient implements AsyncDisposable {
         res();
       });
     });
+    // A peer that died mid-write gives EPIPE here; the exit handler already rejects what is pending.
+    child.stdin?.on('error', () => undefined);
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
@@ -103,13 +105,20 @@ export class PeerClient implements AsyncDisposable {
   try<K extends PeerOp>(op: K, args: Args<K>): Promise<PeerOutcome<K>> {
     if (this.exited) return Promise.reject(new Error(`peer already exited (code ${this.exited.code})`));
     const id = this.nextId++;
-    const own = (args as { timeoutMs?: number }).timeoutMs ?? 0;
+    const own = (args as { timeoutMs?: number }).timeoutMs ?? 5000; // the peer's own default for send
     return new Promise<PeerOutcome<K>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`peer ${op}: no answer within ${own + this.slackMs} ms`));
       }, own + this.slackMs);
-      this.pending.set(id, { resolve: (r) => resolve(r as unknown as PeerOutcome<K>), reject, timer });
+      this.pending.set(id, {
+        resolve: (r) => {
+          const { id: _id, ...rest } = r;
+          resolve(rest as unknown as PeerOutcome<K>);
+        },
+        reject,
+        timer,
+      });
       this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
     });
   }

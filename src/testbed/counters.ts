@@ -52,3 +52,14 @@ export function changed(d: Counters): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * One counter by "Group.Name" ('TcpExt.TWRecycled'). Throws a RangeError naming it when this kernel
+ * does not have it, rather than a silent 0 that would make a check pass for the wrong reason.
+ */
+export function counter(snap: Counters, path: `${string}.${string}`): number {
+  const [group, name] = path.split('.') as [string, string];
+  const v = snap[group]?.[name];
+  if (v === undefined) throw new RangeError(`counter ${path}: not reported by this kernel (see /proc/net/netstat and /proc/net/snmp)`);
+  return v;
+}

@@ -2,7 +2,7 @@
 // with every side effect undone in reverse order on dispose, Ctrl-C, SIGTERM or a crash.
 import { isIPv4 } from 'node:net';
 import { inNetns, must, run, runSync } from './exec.js';
-import { NetnsHost, type Host } from './host.js';
+import { NetnsHost } from './host.js';
 import { track, untrack } from './hooks.js';
 import { Journal } from './journal.js';
 import { checkHostName, checkRunId, netnsName, newRunId, nftTable, vethName } from './names.js';

@@ -57,8 +57,52 @@ export interface RawSenderOptions {
   allowAnyDestination?: boolean;
 }
 export function openRawSender(opts: RawSenderOptions = {}): RawSender {
-  const Ctor = native().RawSender as new (o: RawSenderOptions) => RawSender;
-  return new Ctor(opts);
+  const Ctor = native().RawSender as new (o: RawSenderOptions) => RawSender & Packable;
+  return withPackedBatch(new Ctor(opts));
+}
+
+/** The addon's batch entry point for packets packed back to back (one buffer + lengths). */
+interface Packable {
+  sendBatch(list: readonly Uint8Array[]): number;
+  sendPacked(bytes: Uint8Array, lengths: Uint32Array): number;
+}
+
+/** Below this many packets the array goes to the addon as it is (packing buys nothing). */
+const PACK_MIN = 8;
+
+/**
+ * sendBatch through sendPacked: the packets are copied back to back into one reused buffer here, where
+ * V8 does it in ~100 ns per packet, instead of the addon reading each element through N-API (~300 ns,
+ * ~10% of what the kernel spends per packet). Anything unusual (not an array, a non-Uint8Array element,
+ * a small batch) takes the addon's own path, which also produces the errors naming the element.
+ */
+function withPackedBatch<T extends Packable>(sender: T): T {
+  const direct = sender.sendBatch.bind(sender);
+  let scratch = Buffer.allocUnsafeSlow(16384);
+  let lengths = new Uint32Array(256);
+  const sendBatch = (list: readonly Uint8Array[]): number => {
+    if (!Array.isArray(list) || list.length < PACK_MIN) return direct(list);
+    const n = list.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const b: unknown = list[i];
+      if (!(b instanceof Uint8Array)) return direct(list);
+      total += b.length;
+    }
+    if (scratch.length < total) scratch = Buffer.allocUnsafeSlow(Math.max(total, scratch.length * 2));
+    if (lengths.length < n) lengths = new Uint32Array(Math.max(n, lengths.length * 2));
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const b = list[i]!;
+      scratch.set(b, off);
+      lengths[i] = b.length;
+      off += b.length;
+    }
+    return sender.sendPacked(scratch.subarray(0, total), lengths.subarray(0, n));
+  };
+  // The addon's prototype methods are read-only, so the instance gets its own property.
+  Object.defineProperty(sender, 'sendBatch', { value: sendBatch, writable: false, enumerable: false, configurable: true });
+  return sender;
 }
 
 /** AF_PACKET SOCK_RAW on one interface: whole L2 frames. */
@@ -76,8 +120,8 @@ export interface PacketSenderOptions {
   allowAnyDestination?: boolean;
 }
 export function openPacketSender(opts: PacketSenderOptions): PacketSender {
-  const Ctor = native().PacketSender as new (o: PacketSenderOptions) => PacketSender;
-  return new Ctor(opts);
+  const Ctor = native().PacketSender as new (o: PacketSenderOptions) => PacketSender & Packable;
+  return withPackedBatch(new Ctor(opts));
 }
 
 /** One packet as the native capture hands it over. */
@@ -97,6 +141,8 @@ export interface CaptureStats {
   /** Dropped by the kernel for lack of socket buffer space. */
   dropped: number;
   readErrors: number;
+  /** Packets read from the socket: handed to onPackets, or just counted (countOnly). */
+  delivered: number;
 }
 export interface NativeCapture {
   pause(): void;
@@ -113,7 +159,13 @@ export interface CaptureOptions {
   ifname: string;
   netns?: string;
   filter?: readonly BpfInsn[];
-  onPackets: (batch: RawCaptured[]) => void;
+  /** Required unless countOnly. */
+  onPackets?: (batch: RawCaptured[]) => void;
+  /**
+   * Drain the socket natively without handing anything to JS (no copy, no callback): stats().delivered
+   * counts the packets. For measuring the capture path itself.
+   */
+  countOnly?: boolean;
   /** Packets per recvmmsg (1..1024, default 64). */
   batch?: number;
   /** Packets read per loop turn before yielding to timers (default 512). */
@@ -125,7 +177,9 @@ export interface CaptureOptions {
 export function openCapture(opts: CaptureOptions): NativeCapture {
   if (opts === null || typeof opts !== 'object') throw new TypeError('options: must be an object {ifname, netns?, filter?, onPackets}');
   const { onPackets } = opts;
-  if (typeof onPackets !== 'function') throw new TypeError('onPackets: must be a function(batch)');
+  const Ctor = native().Capture as new (o: object) => NativeCapture;
+  if (opts.countOnly === true) return new Ctor({ ...opts, onPackets: undefined });
+  if (typeof onPackets !== 'function') throw new TypeError('onPackets: must be a function(batch), or countOnly: true');
   // The addon hands over a batch as columns (one Buffer, per-packet metadata, timestamps); the objects are
   // built here, where V8 makes them cheaply.
   const onBatch = (data: Buffer, meta: Uint32Array, ts: BigUint64Array): void => {
@@ -146,6 +200,5 @@ export function openCapture(opts: CaptureOptions): NativeCapture {
     }
     onPackets(out);
   };
-  const Ctor = native().Capture as new (o: object) => NativeCapture;
   return new Ctor({ ...opts, onPackets: onBatch });
 }

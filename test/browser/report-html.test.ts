@@ -1,7 +1,7 @@
 // The HTML report in a real browser: Debian's Chromium, headless, no network. Checks that the page
 // renders (SVG ladders with arrows, checks, no console errors, nothing fetched) and saves screenshots to
 // test-artifacts/ for a person to look at.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -118,6 +118,21 @@ describe('killed runs leave nothing behind', () => {
     expect(seen.some((s) => s.endsWith('@ready'))).toBe(true);
   });
 
+  it.each([['exit', 3], ['throw', 1], ['reject', 1]] as const)('a lab that ends with %s (code %d) leaves nothing behind', async (how, want) => {
+    const runId = newRunId();
+    const child = spawn(process.execPath, [scenario, runId, how], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pids: number[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => pids.push(...((JSON.parse(line) as { pids?: number[] }).pids ?? [])));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((res) => child.once('exit', res));
+    expect(code).toBe(want);
+    if (how !== 'exit') expect(stderr).toMatch(/lab (crashed|rejected)/);
+    for (let i = 0; i < 40 && pids.some(isAlive); i++) await sleep(50);
+    expect(pids).toHaveLength(2);
+    expect(await leftovers(runId, pids)).toEqual({ namespaces: [], links: [], nft: [], processes: [], journal: false, runFiles: [] });
+  });
+
   // In the same file as the kill runs (sequential): this briefly changes a root-namespace sysctl.
   it('cleanLeftovers leaves live runs alone and removes a dead run: links, nft tables, root sysctls, journal', async () => {
     // A live run in another process is skipped.

@@ -86,4 +86,16 @@ describe('peer program', () => {
     expect(await waitFor(() => !isAlive(pid), 3000)).toBe(true);
     expect(await h.sockets({ localPort: 7777 })).toEqual([]);
   });
+
+  it('a peer killed from outside fails its pending and later requests instead of hanging', async () => {
+    await using tb = await Testbed.create({ hosts: ['solo'] });
+    const p = await tb.host('solo').peer();
+    const l = await p.listen({ addr: '127.0.0.1', port: 6000 });
+    const pending = p.try('accept', { sock: l.sock, timeoutMs: 10_000 });
+    await sleep(100);
+    process.kill(p.pid!, 'SIGKILL');
+    await expect(pending).rejects.toThrow(/peer exited .*SIGKILL/);
+    await expect(p.ping()).rejects.toThrow(/already exited/);
+    await p.dispose(); // idempotent after death
+  });
 });

@@ -10,6 +10,10 @@ import { run } from '../../src/testbed/exec.js';
 import { Wire } from '../../src/wire/wire.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls until cond holds (kernel state changes trail the syscalls that cause them, more so under load). */
+async function until(cond: () => Promise<boolean>, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (await cond()) return;
+}
 const rootRead = (key: string) => readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8').trim();
 
 describe('Testbed (namespaces, links, sysctls)', () => {
@@ -101,7 +105,7 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     await ps.close({ sock: a.sock });
     expect((await pc.recv({ sock: conn.sock, timeoutMs: 2000 })).eof).toBe(true);
     await pc.close({ sock: conn.sock });
-    await sleep(100);
+    await until(async () => (await s.sockets({ state: 'TIME-WAIT' })).length > 0 && (await c.sockets({ port: 8080 })).length === 0);
     const tw = await s.sockets({ state: 'TIME-WAIT' });
     expect(tw).toHaveLength(1);
     expect(tw[0]!.local).toEqual({ addr: s.addr(), port: 8080 });
@@ -131,7 +135,7 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     await pc.close({ sock: first.sock }); // client closes first: the client holds TIME-WAIT
     expect((await ps.recv({ sock: a.sock, timeoutMs: 2000 })).eof).toBe(true);
     await ps.close({ sock: a.sock });
-    await sleep(50);
+    await until(async () => (await c.sockets({ state: 'TIME-WAIT', localPort })).length === 1);
     expect((await c.sockets({ state: 'TIME-WAIT', localPort })).length).toBe(1);
     const plain = await pc.try('connect', { addr: s.addr(), port: 8080, localPort, timeoutMs: 2000 });
     const reuse = await pc.try('connect', { addr: s.addr(), port: 8080, localPort, reuseAddr: true, timeoutMs: 2000 });
@@ -186,6 +190,26 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     expect(await s.sockets({ state: 'LAST-ACK' })).toEqual([]);
   });
 
+  it('an inbound impairment drops SYNs to one port only, counts them, and is gone after dispose', async () => {
+    await using tb = await Testbed.create();
+    const s = tb.host('server');
+    const c = tb.host('client');
+    const pc = await c.peer();
+    const ps = await s.peer();
+    await ps.listen({ addr: s.addr(), port: 9100 });
+    const imp = await s.impair({ dir: 'in', match: { tcpFlags: 'syn', dport: 9 } });
+    const dropped = await pc.try('connect', { addr: s.addr(), port: 9, timeoutMs: 400 });
+    expect(dropped).toMatchObject({ ok: false, code: 'ETIMEDOUT', timedOut: true });
+    expect(await imp.dropped()).toBeGreaterThanOrEqual(1);
+    // other ports are untouched
+    expect((await pc.connect({ addr: s.addr(), port: 9100, timeoutMs: 2000 })).localPort).toBeGreaterThan(0);
+    await imp.dispose();
+    const nft = await s.exec('nft', ['list', 'table', 'inet', `tcplab-${tb.runId}`]);
+    expect(nft.stdout).not.toContain('dport 9 ');
+    expect(await pc.try('connect', { addr: s.addr(), port: 9, timeoutMs: 2000 })).toMatchObject({ ok: false, code: 'ECONNREFUSED' });
+    await expect(s.impair({ dir: 'in', match: { daddr: 'bad' } })).rejects.toThrow(/match.daddr/);
+  });
+
   it('refuses addresses outside the benchmarking ranges unless told otherwise, creating nothing', async () => {
     const runId = 'ee0001';
     await expect(Testbed.create({ runId, v4Subnets: ['10.9.9.0'] })).rejects.toThrow(/outside 198\.18\.0\.0\/15.*allowUnsafeAddresses/);
@@ -202,7 +226,7 @@ describe('Testbed (namespaces, links, sysctls)', () => {
     const netem = await c.exec('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms']);
     if (netem.code === 0) {
       await c.exec('tc', ['qdisc', 'del', 'dev', 'lo', 'root']);
-      await using d = await c.impair({ dir: 'out', match: {}, delayMs: 5 });
+      await using _delay = await c.impair({ dir: "out", match: {}, delayMs: 5 });
       expect((await c.exec('tc', ['qdisc', 'show', 'dev', c.iface().ifname])).stdout).toMatch(/netem/);
       return;
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { changed, delta, parseCounters } from '../../src/testbed/counters.js';
+import { changed, counter, delta, parseCounters } from '../../src/testbed/counters.js';
 import { ruleBodies } from '../../src/testbed/impair.js';
 import { assertSafe, isSafeV4, isSafeV6 } from '../../src/testbed/safety.js';
 import { checkHostName, checkRunId, netnsName, runIdOf, vethName } from '../../src/testbed/names.js';
@@ -23,6 +23,10 @@ describe('parseCounters', () => {
     const d = delta(a, b);
     expect(d.TcpExt).toEqual({ TW: 2, TWRecycled: 0, PAWSEstab: 2 });
     expect(changed(d)).toEqual({ 'TcpExt.TW': 2, 'TcpExt.PAWSEstab': 2, 'Tcp.ActiveOpens': 3 });
+  });
+  it('counter() reads one by name and refuses unknown ones', () => {
+    expect(counter(snap, 'Tcp.MaxConn')).toBe(-1);
+    expect(() => counter(snap, 'TcpExt.NoSuchThing')).toThrow(/TcpExt.NoSuchThing: not reported/);
   });
   it('skips misaligned pairs instead of inventing values', () => {
     const s = parseCounters('TcpExt: A B\nTcpExt: 1\nIp: X\nIp: 4\n');
