@@ -8,6 +8,8 @@ import type { Match } from '../src/wire/match.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
+import { inNetns } from '../src/testbed/exec.js';
+import { spawn } from 'node:child_process';
 
 export type Sysctls = Readonly<Record<string, string | number>>;
 
@@ -156,4 +158,169 @@ export async function connectedPair(ctx: CaseContext, sysctls: { client?: Sysctl
     fromClient: (x) => x.segment.src === p.aAddr && x.segment.sport === cport,
     fromServer: (x) => x.segment.src === p.bAddr && x.segment.sport === serverPort && x.segment.dport === cport,
   };
+}
+
+// ---- programs in a host's namespace (HTTP servers, nginx) and HTTP over a peer socket -------------------
+
+/** A long-running program inside a host's namespace, stopped on dispose (and killed if this process exits). */
+export interface Proc extends AsyncDisposable {
+  readonly pid: number;
+  /** stdout and stderr lines so far. */
+  readonly output: readonly string[];
+  /** Resolves with the first output line matching `re` (or rejects after `ms`, or when the program exits). */
+  waitFor(re: RegExp, ms: number): Promise<string>;
+  readonly exitCode: number | null | undefined;
+  /** SIGTERM (or `sig`), then SIGKILL after `ms` if it is still alive. */
+  stop(sig?: NodeJS.Signals, ms?: number): Promise<void>;
+}
+
+/** Spawns `cmd` in the host's namespace (`ip netns exec` execs it: the pid is the program's own). */
+export function spawnIn(host: NetnsHost, cmd: string, args: readonly string[]): Proc {
+  const [c, a] = inNetns(host.netns, cmd, args);
+  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const waiters = new Set<() => void>();
+  let exitCode: number | null | undefined;
+  const onLine = (chunk: Buffer) => {
+    output.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+    for (const w of [...waiters]) w();
+  };
+  child.stdout.on('data', onLine);
+  child.stderr.on('data', onLine);
+  const exited = new Promise<void>((res) => child.once('exit', (code) => {
+    exitCode = code;
+    process.off('exit', killSync);
+    for (const w of [...waiters]) w();
+    res();
+  }));
+  child.once('error', (e) => output.push(`spawn error: ${e.message}`));
+  // The namespace's own clean-up kills what runs in it; this covers a crash before that.
+  function killSync(): void {
+    try {
+      if (child.pid) process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  process.once('exit', killSync);
+  const proc: Proc = {
+    get pid() {
+      return child.pid ?? -1;
+    },
+    output,
+    get exitCode() {
+      return exitCode;
+    },
+    waitFor(re, ms) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => done(() => reject(new Error(`${cmd}: no output matching ${re} within ${ms} ms; output: ${output.slice(-5).join(' | ')}`))), ms);
+        const done = (f: () => void) => {
+          clearTimeout(t);
+          waiters.delete(check);
+          f();
+        };
+        const check = () => {
+          const hit = output.find((l) => re.test(l));
+          if (hit !== undefined) done(() => resolve(hit));
+          else if (exitCode !== undefined) done(() => reject(new Error(`${cmd} exited (${exitCode}) before printing ${re}; output: ${output.slice(-5).join(' | ')}`)));
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop(sig = 'SIGTERM', ms = 2000) {
+      if (exitCode !== undefined || !child.pid) return;
+      child.kill(sig);
+      const t = setTimeout(() => child.kill('SIGKILL'), ms);
+      await exited;
+      clearTimeout(t);
+    },
+    [Symbol.asyncDispose]: () => proc.stop(),
+  };
+  return proc;
+}
+
+/**
+ * A Node HTTP server (node:http, HTTP/1.1 keep-alive as Node does it) answering every request with a small
+ * text body. keepAliveTimeoutMs is how long it keeps an idle connection before closing it (Node: 5 s).
+ */
+const HTTP_SERVER_JS = `
+const http = require('node:http');
+const [addr, port, kat] = process.argv.slice(-3);
+const srv = http.createServer((req, res) => {
+  const body = 'hello from ' + addr + ':' + port + ' ' + req.url + '\\n';
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+});
+srv.keepAliveTimeout = Number(kat);
+srv.listen(Number(port), addr, () => console.log('listening ' + addr + ':' + port));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+export async function nodeHttpServer(ctx: CaseContext, host: NetnsHost, addr: string, port: number, keepAliveTimeoutMs = 5000): Promise<Proc> {
+  const p = ctx.use(spawnIn(host, process.execPath, ['-e', HTTP_SERVER_JS, addr, String(port), String(keepAliveTimeoutMs)]));
+  await p.waitFor(/^listening /, 5000);
+  return p;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The server closed the connection after the response (read to EOF). */
+  eof: boolean;
+}
+
+/** Sends one request on a peer's connected socket and reads one response (Content-Length, else to EOF). */
+export async function httpExchange(peer: PeerClient, sock: number, request: string, timeoutMs = 3000): Promise<HttpResponse> {
+  await peer.call('send', { sock, data: request, timeoutMs });
+  let buf = '';
+  let eof = false;
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const head = buf.indexOf('\r\n\r\n');
+    if (head >= 0) {
+      const lines = buf.slice(0, head).split('\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? NaN);
+      const headers: Record<string, string> = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      }
+      const len = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
+      const body = buf.slice(head + 4);
+      if ((len !== undefined && Buffer.byteLength(body) >= len) || eof) return { status, headers, body, eof };
+    } else if (eof) {
+      throw new Error(`http: connection closed before a full response header (${buf.length} bytes)`);
+    }
+    const left = end - Date.now();
+    if (left <= 0) throw new Error(`http: no complete response within ${timeoutMs} ms (${buf.length} bytes so far)`);
+    const r = await peer.call('recv', { sock, max: 65536, timeoutMs: left });
+    buf += r.data;
+    if (r.eof) eof = true;
+  }
+}
+
+/** After a response read to its Content-Length: waits briefly for the server's FIN; true when it came. */
+export async function readEof(peer: PeerClient, sock: number, timeoutMs: number): Promise<boolean> {
+  const r = await peer.try('recv', { sock, max: 65536, timeoutMs });
+  return r.ok && r.eof;
+}
+
+/** Connections in a capture: the first SYN of each 4-tuple, in order. */
+export function connectionsOf(recs: readonly PacketRecord[]): PacketRecord[] {
+  return recs.filter((r) => r.segment.flags === 'S');
+}
+
+/** Per connection (keyed by the client's port), which side sent the first FIN: 'client' | 'server'. */
+export function firstFinBy(recs: readonly PacketRecord[], clientAddr: string): Map<number, { by: 'client' | 'server'; fin: PacketRecord }> {
+  const out = new Map<number, { by: 'client' | 'server'; fin: PacketRecord }>();
+  for (const r of recs) {
+    const s = r.segment;
+    if (!s.flags.includes('F')) continue;
+    const fromClient = s.src === clientAddr;
+    const port = fromClient ? s.sport : s.dport;
+    if (!out.has(port)) out.set(port, { by: fromClient ? 'client' : 'server', fin: r });
+  }
+  return out;
 }

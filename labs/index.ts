@@ -7,5 +7,8 @@ import { lingerLab } from './linger.js';
 import { lastackLab } from './lastack.js';
 import { duplicateLab } from './duplicate.js';
 import { exhaustionLab } from './exhaustion.js';
+import { keepaliveLab } from './keepalive.js';
+import { proxyLab } from './proxy.js';
+import { twlenLab } from './twlen.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
