@@ -87,6 +87,9 @@ function labCase(lc: LastAckCase): LabCase {
       if (!eof.eof) throw new Error('server: expected EOF after the client closed');
       await srv.call('shutdown', { sock: acc.sock, how: 'wr' });
       ctx.note('server', 'recv() = EOF; shutdown(SHUT_WR): FIN, LAST-ACK');
+      // Read LAST-ACK while the drop rule still holds the ACK back: once it is gone, the FIN's
+      // retransmission (~200 ms) may be re-ACKed before a busy machine gets to look.
+      const laDuring = await waitSocket(p.b, remote, local, (x) => x?.state === 'LAST-ACK');
       for (let i = 0; i < 100 && (await drop.dropped()) < 1; i++) await ctx.sleep(10);
       const dropped = await drop.dropped();
       await drop.dispose();
@@ -124,8 +127,8 @@ function labCase(lc: LastAckCase): LabCase {
         id: 'server-last-ack',
         title: 'the server, whose FIN was never acknowledged, is in LAST-ACK',
         expect: { linux: [{ versions: '*', expect: 'LAST-ACK', because: 'tcp_rcv_state_process(): CLOSE-WAIT + shutdown(SHUT_WR) -> LAST-ACK until the FIN is acknowledged' }] },
-        observed: la?.state ?? 'gone',
-        sockets: [sockLineOr(la, 'server')],
+        observed: laDuring?.state ?? 'gone',
+        sockets: [sockLineOr(laDuring, 'server')],
         packets: packets(p.wire, point, (x) => x.segment.flags.includes('F')),
       });
       if (lc.kill === 'linger') {
