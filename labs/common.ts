@@ -7,6 +7,8 @@ import { Wire, type Captured } from '../src/wire/wire.js';
 import type { Match } from '../src/wire/match.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext } from '../src/lab/types.js';
+import type { PeerClient } from '../src/peer/client.js';
+import { currentTarget, type TargetHost } from '../src/targets/target.js';
 
 export type Sysctls = Readonly<Record<string, string | number>>;
 
@@ -45,6 +47,39 @@ export async function pair(
   return { tb, a, b, aAddr: a.addr(b.name), bAddr: b.addr(a.name), wire };
 }
 
+/** A stack under test and a ghost prober on its link: a local namespace pair, or the current target. */
+export interface Probe {
+  server: TargetHost;
+  /** The server's address, and the ghost address crafted segments come from. */
+  sAddr: string;
+  ghostAddr: string;
+  wire: Wire;
+  /** Capture point of `wire`. */
+  point: string;
+  /** A peer on the server, disposed with the case. */
+  peer(): Promise<PeerClient>;
+}
+
+/**
+ * The server side of a ghost-prober lab. Without a target (withTarget), a fresh namespace pair as
+ * before; with one (QEMU guest, gVisor...), a probe session on it. Sysctls are pinned either way.
+ */
+export async function probeServer(ctx: CaseContext, sysctls: Sysctls, filter: Match = {}): Promise<Probe> {
+  const target = currentTarget();
+  if (!target) {
+    const p = await pair(ctx, ['prober', 'server'], { server: sysctls }, filter, 'a');
+    const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
+    return { server: p.b, sAddr: p.bAddr, ghostAddr: ghost.addr, wire: p.wire, point: `${p.a.name}:${p.a.iface('server').ifname}`, peer: () => p.b.peer() };
+  }
+  const s = ctx.use(await target.probe(filter));
+  for (const [k, v] of Object.entries(sysctls)) {
+    await s.sysctl.set(k, v);
+    ctx.sysctl(s.host.name, k, await s.sysctl.get(k));
+  }
+  ctx.addCapture(wireSource(s.wire, s.point));
+  return { server: s.host, sAddr: s.addr, ghostAddr: s.ghost, wire: s.wire, point: s.point, peer: () => s.peer() };
+}
+
 export function toRecord(p: Captured, point: string): PacketRecord | undefined {
   return p.segment ? { tsNs: p.tsNs, dir: p.dir, point, segment: p.segment } : undefined;
 }
@@ -65,7 +100,7 @@ export function packets(wire: Wire, point: string, pred: (r: PacketRecord) => bo
 }
 
 /** Counter deltas of a host around an async step: what moved, as 'TcpExt.TWRecycled' -> n. */
-export async function counting<T>(host: NetnsHost, fn: () => Promise<T>): Promise<{ result: T; moved: Record<string, number>; d: Counters }> {
+export async function counting<T>(host: Pick<TargetHost, 'counters'>, fn: () => Promise<T>): Promise<{ result: T; moved: Record<string, number>; d: Counters }> {
   const before = await host.counters();
   const result = await fn();
   const after = await host.counters();
@@ -79,7 +114,7 @@ export function sockLine(s: SocketEntry): string {
 }
 
 /** The socket of a 4-tuple on a host (any state), or undefined. */
-export async function socketOf(host: NetnsHost, local: { addr: string; port: number }, peer: { addr: string; port: number }): Promise<SocketEntry | undefined> {
+export async function socketOf(host: Pick<TargetHost, 'sockets'>, local: { addr: string; port: number }, peer: { addr: string; port: number }): Promise<SocketEntry | undefined> {
   const all = await host.sockets();
   return all.find((s) => s.local.addr === local.addr && s.local.port === local.port && s.peer.addr === peer.addr && s.peer.port === peer.port);
 }

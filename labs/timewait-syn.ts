@@ -7,7 +7,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLine, socketOf, tcpOnly } from './common.js';
+import { counting, packets, probeServer, sockLine, socketOf, tcpOnly } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33000;
@@ -75,12 +75,11 @@ function labCase(sc: SynCase): LabCase {
     id: sc.id,
     title: sc.title,
     async run(ctx: CaseContext) {
-      const p = await pair(ctx, ['prober', 'server'], { server: { 'net.ipv4.tcp_timestamps': 1 } }, { port: SERVER_PORT }, 'a');
-      const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
-      const sAddr = p.bAddr;
-      const point = `${p.a.name}:${p.a.iface('server').ifname}`;
+      const p = await probeServer(ctx, { 'net.ipv4.tcp_timestamps': 1 }, { port: SERVER_PORT });
+      const ghost = { addr: p.ghostAddr };
+      const { sAddr, point } = p;
       ctx.setColumns([{ label: 'prober', addrs: [ghost.addr] }, { label: 'server', addrs: [sAddr] }]);
-      const srv = await p.b.peer();
+      const srv = await p.peer();
       const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
       ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr}`);
 
@@ -98,10 +97,10 @@ function labCase(sc: SynCase): LabCase {
       const lastTs = conn.tsval === undefined ? undefined : (conn.tsval - 1) >>> 0;
       const local = { addr: sAddr, port: SERVER_PORT };
       const remote = { addr: ghost.addr, port: PROBER_PORT };
-      let tw = await socketOf(p.b, local, remote);
+      let tw = await socketOf(p.server, local, remote);
       for (let i = 0; i < 50 && tw?.state !== 'TIME-WAIT'; i++) {
         await new Promise((r) => setTimeout(r, 20));
-        tw = await socketOf(p.b, local, remote);
+        tw = await socketOf(p.server, local, remote);
       }
       ctx.check({
         id: 'server-time-wait',
@@ -115,7 +114,7 @@ function labCase(sc: SynCase): LabCase {
       const ts = sc.tsDelta === null || lastTs === undefined ? null : { val: (lastTs + sc.tsDelta) >>> 0, ecr: 0 };
       const rel = sc.isnDelta === 0 ? 'equal to' : `${Math.abs(sc.isnDelta)} ${sc.isnDelta > 0 ? 'above' : 'below'}`;
       ctx.step(`prober sends a new SYN on the same 4-tuple: ISN ${isn} (${rel} rcv_nxt ${twRcvNxt}), ${ts ? `TSval ${ts.val} (${sc.tsDelta! > 0 ? 'newer' : 'older'} than ${lastTs})` : 'no timestamp'}`);
-      const { result: since, moved } = await counting(p.b, async () => {
+      const { result: since, moved } = await counting(p.server, async () => {
         const t = conn.syn(isn, ts);
         await new Promise((r) => setTimeout(r, ANSWER_WAIT_MS));
         return t;
@@ -157,7 +156,7 @@ function labCase(sc: SynCase): LabCase {
           packets: [reply],
         });
       }
-      const after = await socketOf(p.b, local, remote);
+      const after = await socketOf(p.server, local, remote);
       ctx.check({
         id: 'time-wait-after',
         title: 'the server socket of the 4-tuple after the SYN',
