@@ -583,6 +583,9 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     return OK;
   }
   if (!strcmp(op, "closeAll")) {
+    // "of": the channel to close (sent by the host's admin line, whose own ch is 0); default: this one.
+    if ((bad = want_int(r, "of", 0, 1L << 30, ch, 0, &v))) return BAD(bad);
+    ch = (int)v;
     int n = 0;
     for (int i = 1; i < MAX_SOCKS; i++)
       if (socks[i].fd > 0 && socks[i].ch == ch) {

@@ -143,7 +143,7 @@ export class GuestChannel {
     };
     const closeAll = () => {
       if (this.closed) return exit(1);
-      this.call('closeAll', { ch }).then(() => exit(0), () => exit(1));
+      this.call('closeAll', { of: ch }).then(() => exit(0), () => exit(1));
     };
     const stdin = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
