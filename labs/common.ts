@@ -101,9 +101,11 @@ export function packets(wire: Wire, point: string, pred: (r: PacketRecord) => bo
 
 /** Counter deltas of a host around an async step: what moved, as 'TcpExt.TWRecycled' -> n. */
 export async function counting<T>(host: Pick<TargetHost, 'counters'>, fn: () => Promise<T>): Promise<{ result: T; moved: Record<string, number>; d: Counters }> {
-  const before = await host.counters();
+  // A stack without counters (slirp, lwIP) moves none.
+  const read = async () => (host.counters ? host.counters() : { TcpExt: {}, IpExt: {}, Tcp: {}, Ip: {} });
+  const before = await read();
   const result = await fn();
-  const after = await host.counters();
+  const after = await read();
   const d = delta(before, after);
   return { result, moved: changed(d), d };
 }
@@ -113,8 +115,9 @@ export function sockLine(s: SocketEntry): string {
   return `${s.state} ${s.local.addr}:${s.local.port} ${s.peer.addr}:${s.peer.port}${t}`;
 }
 
-/** The socket of a 4-tuple on a host (any state), or undefined. */
+/** The socket of a 4-tuple on a host (any state), or undefined (also when the host shows no socket table). */
 export async function socketOf(host: Pick<TargetHost, 'sockets'>, local: { addr: string; port: number }, peer: { addr: string; port: number }): Promise<SocketEntry | undefined> {
+  if (!host.sockets) return undefined;
   const all = await host.sockets();
   return all.find((s) => s.local.addr === local.addr && s.local.port === local.port && s.peer.addr === peer.addr && s.peer.port === peer.port);
 }

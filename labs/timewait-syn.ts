@@ -97,12 +97,14 @@ function labCase(sc: SynCase): LabCase {
       const lastTs = conn.tsval === undefined ? undefined : (conn.tsval - 1) >>> 0;
       const local = { addr: sAddr, port: SERVER_PORT };
       const remote = { addr: ghost.addr, port: PROBER_PORT };
+      // Socket and counter checks only where the stack shows them (slirp and lwIP show neither).
+      const seesSockets = p.server.sockets !== undefined;
       let tw = await socketOf(p.server, local, remote);
-      for (let i = 0; i < 50 && tw?.state !== 'TIME-WAIT'; i++) {
+      for (let i = 0; seesSockets && i < 50 && tw?.state !== 'TIME-WAIT'; i++) {
         await new Promise((r) => setTimeout(r, 20));
         tw = await socketOf(p.server, local, remote);
       }
-      ctx.check({
+      if (seesSockets) ctx.check({
         id: 'server-time-wait',
         title: 'the server, which closed first, holds the 4-tuple in TIME-WAIT',
         expect: { linux: [{ versions: '*', expect: 'TIME-WAIT' }], freebsd: [{ versions: '*', expect: 'TIME-WAIT' }] },
@@ -157,7 +159,7 @@ function labCase(sc: SynCase): LabCase {
         });
       }
       const after = await socketOf(p.server, local, remote);
-      ctx.check({
+      if (seesSockets) ctx.check({
         id: 'time-wait-after',
         title: 'the server socket of the 4-tuple after the SYN',
         expect: answer === 'SYN-ACK'
@@ -166,7 +168,7 @@ function labCase(sc: SynCase): LabCase {
         observed: after?.state ?? 'gone',
         sockets: after ? [sockLine(after)] : ['(no socket for the 4-tuple)'],
       });
-      if (sc.tsDelta !== null && sc.tsDelta < 0) {
+      if (sc.tsDelta !== null && sc.tsDelta < 0 && p.server.counters) {
         ctx.check({
           id: 'paws-counter',
           title: 'the PAWS rejection is counted (TcpExt.PAWSTimewait)',

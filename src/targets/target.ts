@@ -17,9 +17,25 @@ export interface TargetHost {
   /** 'netns' | 'ssh' like Host, plus 'vm' (QEMU guest) and 'sandbox' (gVisor, slirp, lwIP). */
   readonly kind: string;
   readonly sysctl: SysctlApi;
-  counters(): Promise<Counters>;
-  sockets(filter?: SocketFilter): Promise<SocketEntry[]>;
-  peer(): Promise<PeerClient>;
+  /** Kernel counters; absent when the stack has none (slirp, lwIP). */
+  counters?(): Promise<Counters>;
+  /** The socket table; absent when the stack has none to show (slirp, lwIP). */
+  sockets?(filter?: SocketFilter): Promise<SocketEntry[]>;
+}
+
+/** A sysctl API for stacks that have none: get() says so, set() changes nothing (the lab records 'n/a'). */
+export function noSysctls(stack: string): SysctlApi {
+  return {
+    get: async () => `n/a (${stack} has no sysctls)`,
+    getInt: async (key: string) => {
+      throw new UnsupportedTargetError(`sysctl ${key}: ${stack} has no sysctls`);
+    },
+    set: async () => undefined,
+  };
+}
+
+export function emptyCounters(): Counters {
+  return { TcpExt: {}, IpExt: {}, Tcp: {}, Ip: {} };
 }
 
 export class UnsupportedTargetError extends Error {
