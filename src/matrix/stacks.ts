@@ -2,6 +2,7 @@
 // the targets of src/targets. Each says why it cannot run here instead of failing the matrix.
 import { localStack } from '../lab/kernel.js';
 import { qemuFactory } from '../targets/qemu.js';
+import { gvisorFactory } from '../targets/gvisor.js';
 import { slirpFactory } from '../targets/slirp.js';
 import type { LabTarget, TargetFactory } from '../targets/target.js';
 
@@ -17,7 +18,7 @@ export interface StackFactory extends Omit<TargetFactory, 'start'> {
   start(): Promise<LabTarget | undefined>;
 }
 
-export const STACKS: readonly StackFactory[] = [linuxHost, qemuFactory, slirpFactory];
+export const STACKS: readonly StackFactory[] = [linuxHost, qemuFactory, gvisorFactory, slirpFactory];
 
 export function findStack(id: string, all: readonly StackFactory[] = STACKS): StackFactory {
   const s = all.find((x) => x.id === id);
