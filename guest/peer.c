@@ -5,6 +5,9 @@
 // Every request may carry "ch" (a channel: one host-side PeerClient); sockets belong to their channel
 // and "closeAll" closes one channel's sockets, like a Node peer closing its sockets when it exits.
 // Build: cc -static -O2 -o peer peer.c
+// With -DPEER_LWIP it is the lwIP peer instead: the same ops over lwIP's socket API, its stack on a tap
+// (PRECONFIGURED_TAPIF names it; argv: ADDR NETMASK GW), driven over stdin/stdout:
+//   cc -DPEER_LWIP -I/usr/include/lwip -o lwip-peer peer.c -llwip -lpthread
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +26,55 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+
+// Socket calls go through sk_* so the same program runs on the kernel's sockets or lwIP's.
+#ifdef PEER_LWIP
+#undef TCP_MSS  // netinet/tcp.h's socket option name; lwipopts.h defines the segment size
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/sockets.h"
+#include "lwip/tcpip.h"
+#include "lwip/sys.h"
+#include "netif/tapif.h"
+static int sk_socket(int fam) {
+  int s = lwip_socket(fam, SOCK_STREAM, 0);
+  if (s >= 0) lwip_fcntl(s, F_SETFL, O_NONBLOCK);
+  return s;
+}
+static int sk_accept(int fd, struct sockaddr* a, socklen_t* l) {
+  int c = lwip_accept(fd, a, l);
+  if (c >= 0) lwip_fcntl(c, F_SETFL, O_NONBLOCK);
+  return c;
+}
+#define sk_setsockopt lwip_setsockopt
+#define sk_getsockopt lwip_getsockopt
+#define sk_bind lwip_bind
+#define sk_listen lwip_listen
+#define sk_connect lwip_connect
+#define sk_send lwip_send
+#define sk_recv lwip_recv
+#define sk_shutdown lwip_shutdown
+#define sk_close lwip_close
+#define sk_getsockname lwip_getsockname
+#define sk_getpeername lwip_getpeername
+#define sk_poll lwip_poll
+#else
+static int sk_socket(int fam) { return socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
+static int sk_accept(int fd, struct sockaddr* a, socklen_t* l) { return accept4(fd, a, l, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+#define sk_setsockopt setsockopt
+#define sk_getsockopt getsockopt
+#define sk_bind bind
+#define sk_listen listen
+#define sk_connect connect
+#define sk_send send
+#define sk_recv recv
+#define sk_shutdown shutdown
+#define sk_close close
+#define sk_getsockname getsockname
+#define sk_getpeername getpeername
+#define sk_poll poll
+#endif
 
 #define MAX_FIELDS 32
 #define MAX_ARGV 64
@@ -347,14 +399,14 @@ static void put_addr(const char* key_addr, const char* key_port, struct sockaddr
 static int wait_for(int fd, short ev, long ms) {
   struct pollfd p = {fd, ev, 0};
   for (;;) {
-    int r = poll(&p, 1, (int)ms);
+    int r = sk_poll(&p, 1, (int)ms);
     if (r < 0 && errno == EINTR) continue;
     return r;
   }
 }
 
 static int setopt(int fd, int level, int name, int on) {
-  return setsockopt(fd, level, name, &on, sizeof on);
+  return sk_setsockopt(fd, level, name, &on, sizeof on);
 }
 
 static struct err open_sock(struct req* r, const char* addr, int* fdout) {
@@ -366,11 +418,11 @@ static struct err open_sock(struct req* r, const char* addr, int* fdout) {
   int ra = opt_bool(r, "reuseAddr", &bad);
   int rp = opt_bool(r, "reusePort", &bad);
   if (bad) return BAD(bad);
-  int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = sk_socket(fam);
   if (fd < 0) return E("socket", errno);
   if ((ra >= 0 && setopt(fd, SOL_SOCKET, SO_REUSEADDR, ra) < 0) || (rp >= 0 && setopt(fd, SOL_SOCKET, SO_REUSEPORT, rp) < 0)) {
     struct err e = E("setsockopt", errno);
-    close(fd);
+    sk_close(fd);
     return e;
   }
   *fdout = fd;
@@ -427,31 +479,31 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     socklen_t len;
     int fam = parse_addr(addr, port, &ss, &len);
     if (is_listen) {
-      if (bind(fd, (struct sockaddr*)&ss, len) < 0) { e = E("bind", errno); close(fd); return e; }
-      if (listen(fd, (int)backlog) < 0) { e = E("listen", errno); close(fd); return e; }
+      if (sk_bind(fd, (struct sockaddr*)&ss, len) < 0) { e = E("bind", errno); sk_close(fd); return e; }
+      if (sk_listen(fd, (int)backlog) < 0) { e = E("listen", errno); sk_close(fd); return e; }
     } else {
       if (lport >= 0 || laddr) {
         struct sockaddr_storage ls;
         socklen_t ll;
-        if (parse_addr(laddr ? laddr : (fam == AF_INET ? "0.0.0.0" : "::"), lport < 0 ? 0 : lport, &ls, &ll) != fam) { close(fd); return BAD("localAddr: expected an address of the same family as addr"); }
-        if (bind(fd, (struct sockaddr*)&ls, ll) < 0) { e = E("bind", errno); close(fd); return e; }
+        if (parse_addr(laddr ? laddr : (fam == AF_INET ? "0.0.0.0" : "::"), lport < 0 ? 0 : lport, &ls, &ll) != fam) { sk_close(fd); return BAD("localAddr: expected an address of the same family as addr"); }
+        if (sk_bind(fd, (struct sockaddr*)&ls, ll) < 0) { e = E("bind", errno); sk_close(fd); return e; }
       }
-      if (connect(fd, (struct sockaddr*)&ss, len) < 0) {
-        if (errno != EINPROGRESS) { e = E("connect", errno); close(fd); return e; }
+      if (sk_connect(fd, (struct sockaddr*)&ss, len) < 0) {
+        if (errno != EINPROGRESS) { e = E("connect", errno); sk_close(fd); return e; }
         int w = wait_for(fd, POLLOUT, timeoutMs);
-        if (w < 0) { e = E("poll", errno); close(fd); return e; }
-        if (w == 0) { e = E("connect", ETIMEDOUT); e.timedOut = 1; close(fd); return e; }
+        if (w < 0) { e = E("poll", errno); sk_close(fd); return e; }
+        if (w == 0) { e = E("connect", ETIMEDOUT); e.timedOut = 1; sk_close(fd); return e; }
         int err = 0;
         socklen_t el = sizeof err;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-        if (err) { e = E("connect", err); close(fd); return e; }
+        sk_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) { e = E("connect", err); sk_close(fd); return e; }
       }
     }
     int nid = adopt(fd, ch);
-    if (nid < 0) { close(fd); return E("adopt", EMFILE); }
+    if (nid < 0) { sk_close(fd); return E("adopt", EMFILE); }
     struct sockaddr_storage me;
     socklen_t ml = sizeof me;
-    getsockname(fd, (struct sockaddr*)&me, &ml);
+    sk_getsockname(fd, (struct sockaddr*)&me, &ml);
     putkey("sock");
     putf("%d", nid);
     if (is_listen) put_addr("addr", "port", &me);
@@ -465,10 +517,10 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     if (w == 0) { struct err e = E("accept", ETIMEDOUT); e.timedOut = 1; return e; }
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int c = accept4(fd, (struct sockaddr*)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int c = sk_accept(fd, (struct sockaddr*)&ss, &len);
     if (c < 0) return E("accept", errno);
     int nid = adopt(c, ch);
-    if (nid < 0) { close(c); return E("adopt", EMFILE); }
+    if (nid < 0) { sk_close(c); return E("adopt", EMFILE); }
     putkey("sock");
     putf("%d", nid);
     putkey("peer");
@@ -482,7 +534,7 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     if ((bad = want_sock(r, &id, &fd)) || (bad = want_str(r, "data", &data)) || (bad = want_int(r, "timeoutMs", 0, 600000, 5000, 0, &v))) return BAD(bad);
     size_t n = get(r, "data")->len, off = 0;
     while (off < n) {
-      ssize_t k = send(fd, data + off, n - off, MSG_NOSIGNAL);
+      ssize_t k = sk_send(fd, data + off, n - off, MSG_NOSIGNAL);
       if (k >= 0) { off += (size_t)k; continue; }
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return E("send", errno);
@@ -503,7 +555,7 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     ssize_t k = 0;
     int eof = 0, timedOut = w == 0;
     if (!timedOut) {
-      k = recv(fd, buf, (size_t)max, 0);
+      k = sk_recv(fd, buf, (size_t)max, 0);
       if (k < 0) { struct err e = E("recv", errno); free(buf); return e; }
       eof = k == 0;
     }
@@ -523,7 +575,7 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     if ((bad = want_sock(r, &id, &fd)) || (bad = want_str(r, "how", &how))) return BAD(bad);
     int h = !strcmp(how, "rd") ? SHUT_RD : !strcmp(how, "wr") ? SHUT_WR : !strcmp(how, "rdwr") ? SHUT_RDWR : -1;
     if (h < 0) return BAD("how: expected 'rd', 'wr' or 'rdwr'");
-    if (shutdown(fd, h) < 0) return E("shutdown", errno);
+    if (sk_shutdown(fd, h) < 0) return E("shutdown", errno);
     return OK;
   }
   if (!strcmp(op, "close") || !strcmp(op, "closeLinger")) {
@@ -532,10 +584,10 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     if (op[5] == 'L') {
       if ((bad = want_int(r, "secs", 0, 3600, 0, 1, &secs))) return BAD(bad);
       struct linger l = {1, (int)secs};
-      if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0) return E("setsockopt(SO_LINGER)", errno);
+      if (sk_setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0) return E("setsockopt(SO_LINGER)", errno);
     }
     socks[id].fd = 0;
-    if (close(fd) < 0) return E("close", errno);
+    if (sk_close(fd) < 0) return E("close", errno);
     return OK;
   }
   if (!strcmp(op, "setsockopt")) {
@@ -557,7 +609,7 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     struct tcp_info ti;
     socklen_t l = sizeof ti;
     memset(&ti, 0, sizeof ti);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0) return E("getsockopt(TCP_INFO)", errno);
+    if (sk_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0) return E("getsockopt(TCP_INFO)", errno);
     putkey("state");
     const char* s = tcp_state_name(ti.tcpi_state);
     putstr(s, strlen(s));
@@ -568,13 +620,13 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     memset(&ss, 0, sizeof ss);
-    getsockname(fd, (struct sockaddr*)&ss, &len);
+    sk_getsockname(fd, (struct sockaddr*)&ss, &len);
     putkey("local");
     put("{", 1);
     put_addr("addr", "port", &ss);
     put("}", 1);
     len = sizeof ss;
-    if (getpeername(fd, (struct sockaddr*)&ss, &len) == 0) {
+    if (sk_getpeername(fd, (struct sockaddr*)&ss, &len) == 0) {
       putkey("remote");
       put("{", 1);
       put_addr("addr", "port", &ss);
@@ -589,7 +641,7 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     int n = 0;
     for (int i = 1; i < MAX_SOCKS; i++)
       if (socks[i].fd > 0 && socks[i].ch == ch) {
-        close(socks[i].fd);
+        sk_close(socks[i].fd);
         socks[i].fd = 0;
         n++;
       }
@@ -719,9 +771,40 @@ static void answer(int wfd, const char* line) {
   }
 }
 
+#ifdef PEER_LWIP
+static struct netif tap_netif;
+static sys_sem_t lwip_ready;
+static void on_tcpip_ready(void* arg) { (void)arg; sys_sem_signal(&lwip_ready); }
+
+// lwIP's own stack on the tap: tapif's thread reads frames, the tcpip thread runs TCP.
+static int start_lwip(const char* addr, const char* mask, const char* gw) {
+  ip4_addr_t a, m, g;
+  if (!ip4addr_aton(addr, &a) || !ip4addr_aton(mask, &m) || !ip4addr_aton(gw, &g)) { fprintf(stderr, "lwip-peer: bad address\n"); return 1; }
+  if (!getenv("PRECONFIGURED_TAPIF")) { fprintf(stderr, "lwip-peer: set PRECONFIGURED_TAPIF to an existing tap\n"); return 1; }
+  sys_sem_new(&lwip_ready, 0);
+  tcpip_init(on_tcpip_ready, NULL);
+  sys_sem_wait(&lwip_ready);
+  LOCK_TCPIP_CORE();
+  struct netif* n = netif_add(&tap_netif, &a, &m, &g, NULL, tapif_init, tcpip_input);
+  if (n) {
+    netif_set_default(n);
+    netif_set_up(n);
+    netif_set_link_up(n);
+  }
+  UNLOCK_TCPIP_CORE();
+  if (!n) { fprintf(stderr, "lwip-peer: netif_add failed (tap %s)\n", getenv("PRECONFIGURED_TAPIF")); return 1; }
+  return 0;
+}
+#endif
+
 int main(int argc, char** argv) {
   int rfd = 0, wfd = 1;
   signal(SIGPIPE, SIG_IGN);
+#ifdef PEER_LWIP
+  if (argc != 4) { fprintf(stderr, "usage: PRECONFIGURED_TAPIF=tap lwip-peer ADDR NETMASK GW\n"); return 2; }
+  if (start_lwip(argv[1], argv[2], argv[3]) != 0) return 1;
+  argc = 1;  // control over stdin/stdout
+#endif
   if (argc > 1) {
     // A device (virtio serial port or tty): raw mode, so the line discipline does not echo or mangle.
     rfd = wfd = open(argv[1], O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -753,6 +836,6 @@ int main(int argc, char** argv) {
     len -= start;
   }
   for (int i = 1; i < MAX_SOCKS; i++)
-    if (socks[i].fd > 0) close(socks[i].fd);
+    if (socks[i].fd > 0) sk_close(socks[i].fd);
   return 0;
 }

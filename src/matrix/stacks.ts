@@ -3,6 +3,7 @@
 import { localStack } from '../lab/kernel.js';
 import { qemuFactory } from '../targets/qemu.js';
 import { gvisorFactory } from '../targets/gvisor.js';
+import { lwipFactory } from '../targets/lwip.js';
 import { slirpFactory } from '../targets/slirp.js';
 import type { LabTarget, TargetFactory } from '../targets/target.js';
 
@@ -18,7 +19,7 @@ export interface StackFactory extends Omit<TargetFactory, 'start'> {
   start(): Promise<LabTarget | undefined>;
 }
 
-export const STACKS: readonly StackFactory[] = [linuxHost, qemuFactory, gvisorFactory, slirpFactory];
+export const STACKS: readonly StackFactory[] = [linuxHost, qemuFactory, gvisorFactory, slirpFactory, lwipFactory];
 
 export function findStack(id: string, all: readonly StackFactory[] = STACKS): StackFactory {
   const s = all.find((x) => x.id === id);
