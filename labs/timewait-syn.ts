@@ -29,35 +29,38 @@ interface SynCase {
 
 const SEQ_RULE = 'tcp_timewait_state_process(): a SYN is accepted if its seq is after rcv_nxt, or if it has a newer timestamp; otherwise it is answered with an ACK';
 const BSD_RULE = 'tcp_twcheck() (sys/netinet/tcp_timewait.c): a SYN is accepted only if SEQ_GT(seq, rcv_nxt); timestamps are not consulted';
+const LWIP_RULE = 'tcp_timewait_input() (lwIP src/core/tcp_in.c): a SYN whose seq lies in [rcv_nxt, rcv_nxt + rcv_wnd] is an error answered with RST; any other SYN is acknowledged (ACK); timestamps play no part';
+/** lwIP in TIME-WAIT never opens a new connection: RST inside the old window, ACK outside it (here ±100000 > 65535). */
+const lwip = (expect: 'ACK' | 'RST') => [{ versions: '*', expect, because: LWIP_RULE }];
 
 const cases: SynCase[] = [
   {
     id: 'isn-above', title: 'ISN above the old sequence space, no timestamps', oldTs: false, isnDelta: 100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], lwip: lwip('ACK') },
   },
   {
     id: 'isn-below', title: 'ISN below the old sequence space, no timestamps', oldTs: false, isnDelta: -100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('ACK') },
   },
   {
     id: 'isn-equal', title: 'ISN equal to the next expected sequence number (rcv_nxt), no timestamps', oldTs: false, isnDelta: 0, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('RST') },
   },
   {
     id: 'ts-newer-isn-below', title: 'newer TSval with a lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: 1000,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('ACK') },
   },
   {
     id: 'ts-older-isn-above', title: 'older TSval with a higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: -1000,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], lwip: lwip('ACK') },
   },
   {
     id: 'ts-none-isn-above', title: 'old connection with timestamps, new SYN without, higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], lwip: lwip('ACK') },
   },
   {
     id: 'ts-none-isn-below', title: 'old connection with timestamps, new SYN without, lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }] },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('ACK') },
   },
 ];
 
@@ -153,7 +156,7 @@ function labCase(sc: SynCase): LabCase {
         ctx.check({
           id: 'ack-restates',
           title: "the ACK carries the TIME-WAIT's sequence numbers (snd_nxt, rcv_nxt)",
-          expect: { linux: [{ versions: '*', expect: true }] },
+          expect: { linux: [{ versions: '*', expect: true }], lwip: [{ versions: '*', expect: true, because: 'tcp_timewait_input() answers with tcp_ack_now() from the TIME-WAIT pcb' }] },
           observed: reply.segment.seq === oldSrvSndNxt && reply.segment.ack === twRcvNxt,
           packets: [reply],
         });
