@@ -4,7 +4,7 @@
 // host side can set sysctls, read counters and socket tables, and configure the guest's network.
 // Every request may carry "ch" (a channel: one host-side PeerClient); sockets belong to their channel
 // and "closeAll" closes one channel's sockets, like a Node peer closing its sockets when it exits.
-// Build: cc -static -O2 -o peer peer.c
+// Build: cc -static -O2 -o peer peer.c (Linux), cc -O2 -o tcplab-peer peer.c (FreeBSD: the VM's peer)
 // With -DPEER_LWIP it is the lwIP peer instead: the same ops over lwIP's socket API, its stack on a tap
 // (PRECONFIGURED_TAPIF names it; argv: ADDR NETMASK GW), driven over stdin/stdout:
 //   cc -DPEER_LWIP -I/usr/include/lwip -o lwip-peer peer.c -llwip -lpthread
@@ -283,8 +283,36 @@ struct err {
   const char* message;
   int timedOut;
 };
+#ifdef __GLIBC__
+static const char* errname(int e) { return strerrorname_np(e) ? strerrorname_np(e) : "EUNKNOWN"; }
+#else
+// FreeBSD's libc has no strerrorname_np: the names the peer protocol's users look at.
+static const char* errname(int e) {
+  switch (e) {
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ECONNRESET: return "ECONNRESET";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EPIPE: return "EPIPE";
+    case ENOTCONN: return "ENOTCONN";
+    case EINVAL: return "EINVAL";
+    case EAGAIN: return "EAGAIN";
+    case EINPROGRESS: return "EINPROGRESS";
+    case EISCONN: return "EISCONN";
+    case EMFILE: return "EMFILE";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
+    default: return "EUNKNOWN";
+  }
+}
+#endif
 static struct err E(const char* syscall, int e) {
-  struct err x = {strerrorname_np(e) ? strerrorname_np(e) : "EUNKNOWN", e, syscall, strerror(e), 0};
+  struct err x = {errname(e), e, syscall, strerror(e), 0};
   return x;
 }
 static struct err BAD(const char* msg) {
@@ -430,8 +458,14 @@ static struct err open_sock(struct req* r, const char* addr, int* fdout) {
 }
 
 static const char* tcp_state_name(int s) {
+#ifdef __FreeBSD__
+  // TCPS_* of netinet/tcp_fsm.h
+  static const char* names[] = {"CLOSE", "LISTEN", "SYN-SENT", "SYN-RECV", "ESTABLISHED", "CLOSE-WAIT", "FIN-WAIT-1",
+                                "CLOSING", "LAST-ACK", "FIN-WAIT-2", "TIME-WAIT"};
+#else
   static const char* names[] = {"UNKNOWN", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
                                 "CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "NEW-SYN-RECV"};
+#endif
   return (s >= 0 && s < (int)(sizeof names / sizeof names[0])) ? names[s] : "UNKNOWN";
 }
 
@@ -613,10 +647,17 @@ static struct err dispatch(const char* op, struct req* r, int ch) {
     putkey("state");
     const char* s = tcp_state_name(ti.tcpi_state);
     putstr(s, strlen(s));
+#ifdef __FreeBSD__
+    putkey("retransmits");
+    putf("%u", 0u);  // FreeBSD's tcp_info has no per-timeout count
+    putkey("totalRetrans");
+    putf("%u", ti.tcpi_snd_rexmitpack);
+#else
     putkey("retransmits");
     putf("%u", ti.tcpi_retransmits);
     putkey("totalRetrans");
     putf("%u", ti.tcpi_total_retrans);
+#endif
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     memset(&ss, 0, sizeof ss);

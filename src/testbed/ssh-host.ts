@@ -1,8 +1,9 @@
 // SshHost: a host under test reached over ssh (a Vagrant VM, a FreeBSD box). Sysctls (journaled and
 // put back), socket states, counters and the peer program all go through `ssh`; Linux and FreeBSD are
 // told apart once (uname -s) and read with their own tools (ss or netstat, /proc or netstat -s).
-// The peer is the Node peer program of the checkout on the remote side (`sudo node
-// <remoteRoot>/dist/src/peer/main.js`), driven over the ssh session's stdio.
+// The peer runs over the ssh session's stdio: on Linux the Node peer of the remote checkout (`sudo node
+// <remoteRoot>/dist/src/peer/main.js`); on FreeBSD, where the addon (AF_PACKET, netns) does not build,
+// guest/peer.c compiled by the provision script (/usr/local/bin/tcplab-peer), same protocol.
 import { spawn } from 'node:child_process';
 import { PeerClient } from '../peer/client.js';
 import { parseCounters, type Counters } from './counters.js';
@@ -21,6 +22,8 @@ export interface SshHostOptions {
   remoteRoot?: string;
   /** Name in reports; default dest. */
   name?: string;
+  /** Remote argv of the peer program; default per kernel (see above). */
+  peerCommand?: readonly string[];
 }
 
 const KEY = /^[a-z0-9_][a-z0-9_\-]*(?:\.[a-z0-9_][a-z0-9_\-]*)+$/i;
@@ -99,7 +102,8 @@ export class SshHost {
 
   async peer(): Promise<PeerClient> {
     const root = this.opts.remoteRoot ?? '/vagrant';
-    const child = spawn('ssh', this.sshArgs(['sudo', 'node', `${root}/dist/src/peer/main.js`]), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const cmd = this.opts.peerCommand ?? ((await this.kernel()) === 'linux' ? ['sudo', 'node', `${root}/dist/src/peer/main.js`] : ['sudo', '/usr/local/bin/tcplab-peer']);
+    const child = spawn('ssh', this.sshArgs(cmd), { stdio: ['pipe', 'pipe', 'pipe'] });
     await new Promise<void>((res, rej) => {
       child.once('spawn', () => res());
       child.once('error', rej);
