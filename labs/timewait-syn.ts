@@ -30,37 +30,39 @@ interface SynCase {
 const SEQ_RULE = 'tcp_timewait_state_process(): a SYN is accepted if its seq is after rcv_nxt, or if it has a newer timestamp; otherwise it is answered with an ACK';
 const BSD_RULE = 'tcp_twcheck() (sys/netinet/tcp_timewait.c): a SYN is accepted only if SEQ_GT(seq, rcv_nxt); timestamps are not consulted';
 const LWIP_RULE = 'tcp_timewait_input() (lwIP src/core/tcp_in.c): a SYN whose seq lies in [rcv_nxt, rcv_nxt + rcv_wnd] is an error answered with RST; any other SYN is acknowledged (ACK); timestamps play no part';
+const GVISOR_RULE = 'handleTimeWaitSegment() (gVisor pkg/tcpip/transport/tcp/rcv.go): a SYN with seq after rcv_nxt goes to the listener as a new connection (RFC 1122 4.2.2.13, no PAWS); any other segment without ACK is dropped silently';
+const gvisor = (expect: 'SYN-ACK' | 'nothing') => [{ versions: '*', expect, because: GVISOR_RULE }];
 /** lwIP in TIME-WAIT never opens a new connection: RST inside the old window, ACK outside it (here ±100000 > 65535). */
 const lwip = (expect: 'ACK' | 'RST') => [{ versions: '*', expect, because: LWIP_RULE }];
 
 const cases: SynCase[] = [
   {
     id: 'isn-above', title: 'ISN above the old sequence space, no timestamps', oldTs: false, isnDelta: 100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), lwip: lwip('ACK') },
   },
   {
     id: 'isn-below', title: 'ISN below the old sequence space, no timestamps', oldTs: false, isnDelta: -100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('ACK') },
   },
   {
     id: 'isn-equal', title: 'ISN equal to the next expected sequence number (rcv_nxt), no timestamps', oldTs: false, isnDelta: 0, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('RST') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('RST') },
   },
   {
     id: 'ts-newer-isn-below', title: 'newer TSval with a lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: 1000,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('ACK') },
   },
   {
     id: 'ts-older-isn-above', title: 'older TSval with a higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: -1000,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), lwip: lwip('ACK') },
   },
   {
     id: 'ts-none-isn-above', title: 'old connection with timestamps, new SYN without, higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), lwip: lwip('ACK') },
   },
   {
     id: 'ts-none-isn-below', title: 'old connection with timestamps, new SYN without, lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('ACK') },
   },
 ];
 
