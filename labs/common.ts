@@ -31,6 +31,9 @@ export async function pair(
   filter: Match = {},
   captureOn: 'a' | 'b' = 'b',
 ): Promise<Pair> {
+  // A lab built on two local namespaces would silently test this machine's kernel, not the target's.
+  const target = currentTarget();
+  if (target) throw new Error(`this lab needs two local hosts (pair()); it cannot run on target ${target.id} yet (probeServer() labs can)`);
   const tb = ctx.use(await Testbed.create({ hosts: names, links: [names] }));
   const a = tb.host(names[0]);
   const b = tb.host(names[1]);

@@ -39,6 +39,8 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
     if (!l) throw new RangeError(`--labs: unknown lab '${id}' (labs: ${allLabs.map((x) => x.id).join(', ')})`);
     return l;
   });
+  const unknown = (values.case ?? []).filter((c) => !labs.some((l) => l.cases.some((k) => k.id === c)));
+  if (unknown.length) throw new RangeError(`--case: no chosen lab has case ${unknown.join(', ')} (cases: ${labs.flatMap((l) => l.cases.map((k) => k.id)).join(', ')})`);
   const stacks = (list(values.stacks) ?? STACKS.map((s) => s.id)).map((id) => findStack(id));
   if (process.getuid?.() !== 0) {
     process.stderr.write('tcplab: the matrix needs root (network namespaces, raw sockets, taps): run with sudo\n');
