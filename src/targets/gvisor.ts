@@ -15,6 +15,7 @@ import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
 import { GhostLink } from './ghost-link.js';
+import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { linkSession } from './session.js';
 import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
 
@@ -56,10 +57,11 @@ export class GvisorTarget implements LabTarget {
   static async start(): Promise<GvisorTarget> {
     const why = await gvisorUnavailable();
     if (why) throw new Error(`gvisor: ${why}`);
+    cleanTargetLeftovers();
     const tb = await Testbed.create({ hosts: ['prober', 'server'] });
     const cid = `tcplab-${tb.runId}`;
-    const root = `/run/tcplab-runsc-${tb.runId}`;
-    const bundle = `/run/tcplab-runsc-${tb.runId}-bundle`;
+    const root = targetRunDir('runsc', tb.runId);
+    const bundle = targetRunDir('runsc', tb.runId, '-bundle');
     let proc: ChildProcess | undefined;
     try {
       const server = tb.host('server');

@@ -5,8 +5,7 @@
 // qemu runs inside the namespace under `setpriv --pdeathsig KILL`: it dies with this process even on
 // SIGKILL, and the testbed's clean-up (and `tcplab clean`) kills whatever still runs in the namespace.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVersion, type StackInfo } from '../lab/kernel.js';
 import type { PeerClient } from '../peer/client.js';
@@ -21,6 +20,7 @@ import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
 import { Wire } from '../wire/wire.js';
 import { GuestChannel } from './guest-channel.js';
+import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import type { LabTarget, ProbeSession, TargetFactory, TargetHost } from './target.js';
 
@@ -153,8 +153,11 @@ export class QemuTarget implements LabTarget {
       if (opts.build === false) throw new Error(`linux-6.1-qemu: no guest in ${dir} (run guest/build.sh)`);
       await buildGuest();
     }
+    cleanTargetLeftovers();
     const tb = await Testbed.create({ hosts: ['prober'], links: [] });
-    const tmp = mkdtempSync(join(tmpdir(), 'tcplab-qemu-'));
+    // The console log: /run/tcplab-qemu-<runId>, removed on dispose (or by cleanTargetLeftovers after a kill).
+    const tmp = targetRunDir('qemu', tb.runId);
+    mkdirSync(tmp, { recursive: true });
     let proc: ChildProcess | undefined;
     try {
       const prober = tb.host('prober');

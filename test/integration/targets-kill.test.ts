@@ -1,12 +1,13 @@
 // A run that is SIGKILLed while its targets run leaves no qemu, slirp4netns or lwIP process (they die
 // with it: setpriv --pdeathsig KILL), and `tcplab clean` (cleanLeftovers) removes its namespaces.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { cleanLeftovers } from '../../src/testbed/clean.js';
+import { cleanTargetLeftovers } from '../../src/targets/leftovers.js';
 import { packageRoot } from '../../src/wire/native.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -58,6 +59,9 @@ describe('targets die with a SIGKILLed run', () => {
       expect(mine.filter(alive)).toEqual([]);
       const rep = await cleanLeftovers({ runIds });
       expect(rep.errors).toEqual([]);
+      // the QEMU console directory of the killed run
+      expect(existsSync(`/run/tcplab-qemu-${runIds[0]}`)).toBe(true);
+      expect(cleanTargetLeftovers({ runIds })).toEqual([`/run/tcplab-qemu-${runIds[0]}`]);
       expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(new RegExp(runIds.join('|')));
     } finally {
       child.kill('SIGKILL');
