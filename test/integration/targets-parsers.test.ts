@@ -123,3 +123,14 @@ describe('matrix Markdown', () => {
     expect(differingRows(m).map((r) => r.check)).toEqual(['answer']);
   });
 });
+
+describe('runOnTarget / findStack', () => {
+  it('runs on the local kernel for linux-host or no target, and names the stacks for an unknown id', async () => {
+    const { runOnTarget } = await import('../../src/matrix/command.js');
+    const { findStack } = await import('../../src/matrix/stacks.js');
+    expect((await runOnTarget(undefined, async (s) => s)).os).toBe('linux');
+    expect((await runOnTarget('linux-host', async (s) => s)).release).toBeTruthy();
+    await expect(runOnTarget('vax', async (s) => s)).rejects.toThrow(/unknown stack 'vax' \(stacks: linux-host, linux-6.1-qemu, gvisor, slirp, lwip\)/);
+    expect(() => findStack('nope')).toThrow(RangeError);
+  });
+});
