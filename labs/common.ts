@@ -10,6 +10,7 @@ import type { CaseContext } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { inNetns } from '../src/testbed/exec.js';
 import { spawn } from 'node:child_process';
+import { currentTarget, type TargetHost } from '../src/targets/target.js';
 
 export type Sysctls = Readonly<Record<string, string | number>>;
 
@@ -32,6 +33,9 @@ export async function pair(
   filter: Match = {},
   captureOn: 'a' | 'b' = 'b',
 ): Promise<Pair> {
+  // A lab built on two local namespaces would silently test this machine's kernel, not the target's.
+  const target = currentTarget();
+  if (target) throw new Error(`this lab needs two local hosts (pair()); it cannot run on target ${target.id} yet (probeServer() labs can)`);
   const tb = ctx.use(await Testbed.create({ hosts: names, links: [names] }));
   const a = tb.host(names[0]);
   const b = tb.host(names[1]);
@@ -46,6 +50,39 @@ export async function pair(
   const wire = ctx.use(await Wire.open({ netns: at.netns, ifname, filter }));
   ctx.addCapture(wireSource(wire, `${at.name}:${ifname}`));
   return { tb, a, b, aAddr: a.addr(b.name), bAddr: b.addr(a.name), wire };
+}
+
+/** A stack under test and a ghost prober on its link: a local namespace pair, or the current target. */
+export interface Probe {
+  server: TargetHost;
+  /** The server's address, and the ghost address crafted segments come from. */
+  sAddr: string;
+  ghostAddr: string;
+  wire: Wire;
+  /** Capture point of `wire`. */
+  point: string;
+  /** A peer on the server, disposed with the case. */
+  peer(): Promise<PeerClient>;
+}
+
+/**
+ * The server side of a ghost-prober lab. Without a target (withTarget), a fresh namespace pair as
+ * before; with one (QEMU guest, gVisor...), a probe session on it. Sysctls are pinned either way.
+ */
+export async function probeServer(ctx: CaseContext, sysctls: Sysctls, filter: Match = {}): Promise<Probe> {
+  const target = currentTarget();
+  if (!target) {
+    const p = await pair(ctx, ['prober', 'server'], { server: sysctls }, filter, 'a');
+    const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
+    return { server: p.b, sAddr: p.bAddr, ghostAddr: ghost.addr, wire: p.wire, point: `${p.a.name}:${p.a.iface('server').ifname}`, peer: () => p.b.peer() };
+  }
+  const s = ctx.use(await target.probe(filter));
+  for (const [k, v] of Object.entries(sysctls)) {
+    await s.sysctl.set(k, v);
+    ctx.sysctl(s.host.name, k, await s.sysctl.get(k));
+  }
+  ctx.addCapture(wireSource(s.wire, s.point));
+  return { server: s.host, sAddr: s.addr, ghostAddr: s.ghost, wire: s.wire, point: s.point, peer: () => s.peer() };
 }
 
 export function toRecord(p: Captured, point: string): PacketRecord | undefined {
@@ -68,10 +105,12 @@ export function packets(wire: Wire, point: string, pred: (r: PacketRecord) => bo
 }
 
 /** Counter deltas of a host around an async step: what moved, as 'TcpExt.TWRecycled' -> n. */
-export async function counting<T>(host: NetnsHost, fn: () => Promise<T>): Promise<{ result: T; moved: Record<string, number>; d: Counters }> {
-  const before = await host.counters();
+export async function counting<T>(host: Pick<TargetHost, 'counters'>, fn: () => Promise<T>): Promise<{ result: T; moved: Record<string, number>; d: Counters }> {
+  // A stack without counters (slirp, lwIP) moves none.
+  const read = async () => (host.counters ? host.counters() : { TcpExt: {}, IpExt: {}, Tcp: {}, Ip: {} });
+  const before = await read();
   const result = await fn();
-  const after = await host.counters();
+  const after = await read();
   const d = delta(before, after);
   return { result, moved: changed(d), d };
 }
@@ -81,8 +120,9 @@ export function sockLine(s: SocketEntry): string {
   return `${s.state} ${s.local.addr}:${s.local.port} ${s.peer.addr}:${s.peer.port}${t}`;
 }
 
-/** The socket of a 4-tuple on a host (any state), or undefined. */
-export async function socketOf(host: NetnsHost, local: { addr: string; port: number }, peer: { addr: string; port: number }): Promise<SocketEntry | undefined> {
+/** The socket of a 4-tuple on a host (any state), or undefined (also when the host shows no socket table). */
+export async function socketOf(host: Pick<TargetHost, 'sockets'>, local: { addr: string; port: number }, peer: { addr: string; port: number }): Promise<SocketEntry | undefined> {
+  if (!host.sockets) return undefined;
   const all = await host.sockets();
   return all.find((s) => s.local.addr === local.addr && s.local.port === local.port && s.peer.addr === peer.addr && s.peer.port === peer.port);
 }

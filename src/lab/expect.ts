@@ -23,6 +23,9 @@ export interface ExpectRule {
 export interface Expectation {
   linux?: readonly ExpectRule[];
   freebsd?: readonly ExpectRule[];
+  gvisor?: readonly ExpectRule[];
+  slirp?: readonly ExpectRule[];
+  lwip?: readonly ExpectRule[];
   /** For stacks with no rule. Leave out to report ERROR ("no expectation for this stack"). */
   other?: { expect: Expected; because?: string };
 }
@@ -35,7 +38,7 @@ export interface ResolvedExpectation {
 }
 
 export function resolveExpectation(e: Expectation, stack: StackInfo): ResolvedExpectation | undefined {
-  const rules = stack.os === 'linux' ? e.linux : stack.os === 'freebsd' ? e.freebsd : undefined;
+  const rules = stack.os === 'other' ? undefined : e[stack.os];
   const hit = rules?.find((r) => inRange(stack.version, r.versions));
   if (hit) return { expect: hit.expect, because: hit.because, source: `${stack.os} ${hit.versions}` };
   if (e.other) return { expect: e.other.expect, because: e.other.because, source: 'any stack' };

@@ -1,7 +1,8 @@
 // Which stack is under test, and version ranges for per-stack expectations.
 import { release, type } from 'node:os';
 
-export type StackOs = 'linux' | 'freebsd' | 'other';
+/** Kernels, plus user-space stacks that labs can probe as targets (src/targets): gVisor netstack, libslirp, lwIP. */
+export type StackOs = 'linux' | 'freebsd' | 'gvisor' | 'slirp' | 'lwip' | 'other';
 
 export interface StackInfo {
   os: StackOs;

@@ -97,6 +97,21 @@ export class PeerClient implements AsyncDisposable {
     return c;
   }
 
+  /**
+   * A peer behind another transport (a VM's control port, see src/targets/guest-channel.ts): `child`
+   * only needs stdin/stdout/stderr streams, an 'exit' event and kill(). Waits until it answers a ping.
+   */
+  static async attach(child: ChildProcess, opts: { slackMs?: number } = {}): Promise<PeerClient> {
+    const c = new PeerClient(child, opts.slackMs ?? 5000, undefined);
+    try {
+      await c.ping();
+    } catch (e) {
+      await c.dispose();
+      throw e;
+    }
+    return c;
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }

@@ -1,0 +1,26 @@
+#!/bin/sh
+# CI/developer setup for the targets (src/targets): installs the Debian packages they need when missing
+# and builds the QEMU guest (kernel fetched once into .cache/guest) and the lwIP peer. Idempotent.
+#   qemu-system-x86  linux-6.1-qemu (TCG)      busybox-static  the guest's userland
+#   runsc            gvisor                     slirp4netns     slirp
+#   liblwip-dev      lwip                       gcc, libc6-dev  guest/peer.c (static and lwIP builds)
+set -eu
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=""
+for p in qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox runsc:runsc slirp4netns:slirp4netns \
+         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc; do
+  pkg=${p%%:*}; what=${p#*:}
+  case "$what" in
+    /*) [ -e "$what" ] || need="$need $pkg" ;;
+    *) command -v "$what" >/dev/null 2>&1 || need="$need $pkg" ;;
+  esac
+done
+# guest/build.sh looks the kernel package up with apt-cache: the lists must be there.
+update=
+[ -n "$need" ] && update=1
+[ -f .cache/guest/vmlinuz ] || apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | grep -q . || update=1
+[ -z "$update" ] || apt-get update -qq
+[ -z "$need" ] || apt-get install -y -qq --no-install-recommends $need >/dev/null
+sh guest/build.sh
+sh guest/build-lwip.sh >/dev/null

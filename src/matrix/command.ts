@@ -1,0 +1,86 @@
+// `tcplab matrix` and `tcplab run --target`: entry points for src/cli.ts.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { allLabs } from '../../labs/index.js';
+import type { StackInfo } from '../lab/kernel.js';
+import { localStack } from '../lab/kernel.js';
+import type { Lab } from '../lab/types.js';
+import { withTarget } from '../targets/target.js';
+import { differingRows, matrixMarkdown, runMatrix } from './matrix.js';
+import { STACKS, findStack } from './stacks.js';
+
+export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
+      --labs A,B       labs to run (default: timewait-syn)
+      --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')})
+      --case ID        only this case (repeatable)
+      --out DIR        pcaps, per-stack reports, matrix.md and matrix.json (default ./tcplab-out/matrix)
+      --json           print the JSON on stdout instead of the Markdown`;
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+/** `tcplab matrix ...`; returns the exit code (0: every stack ran; 1: a stack was unavailable or a case errored). */
+export async function cmdMatrix(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      labs: { type: 'string' },
+      stacks: { type: 'string' },
+      case: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const labIds = list(values.labs) ?? ['timewait-syn'];
+  const labs: Lab[] = labIds.map((id) => {
+    const l = allLabs.find((x) => x.id === id || `lab:${x.id}` === id);
+    if (!l) throw new RangeError(`--labs: unknown lab '${id}' (labs: ${allLabs.map((x) => x.id).join(', ')})`);
+    return l;
+  });
+  const unknown = (values.case ?? []).filter((c) => !labs.some((l) => l.cases.some((k) => k.id === c)));
+  if (unknown.length) throw new RangeError(`--case: no chosen lab has case ${unknown.join(', ')} (cases: ${labs.flatMap((l) => l.cases.map((k) => k.id)).join(', ')})`);
+  const stacks = (list(values.stacks) ?? STACKS.map((s) => s.id)).map((id) => findStack(id));
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('tcplab: the matrix needs root (network namespaces, raw sockets, taps): run with sudo\n');
+    return 2;
+  }
+  const outDir = values.out ?? join('tcplab-out', 'matrix');
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    const m = await runMatrix(labs, stacks, { outDir, ...(values.case ? { cases: values.case } : {}), signal: ac.signal, onProgress: (l) => process.stderr.write(l + '\n') });
+    const md = matrixMarkdown(m);
+    writeFileSync(join(outDir, 'matrix.md'), md);
+    writeFileSync(join(outDir, 'matrix.json'), JSON.stringify(m, null, 2) + '\n');
+    process.stdout.write(values.json ? JSON.stringify(m, null, 2) + '\n' : md);
+    process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${join(outDir, 'matrix.md')}, ${join(outDir, 'matrix.json')}\n`);
+    if (ac.signal.aborted) return 130;
+    const bad = m.stacks.some((s) => s.unavailable) || m.rows.some((r) => Object.keys(r.errors).length > 0);
+    return bad ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}
+
+/**
+ * For `tcplab run --target ID`: starts the stack, runs fn with its StackInfo inside withTarget(), and
+ * disposes it. 'linux-host' (or undefined) runs fn on this machine's kernel as before.
+ */
+export async function runOnTarget<T>(id: string | undefined, fn: (stack: StackInfo) => Promise<T>): Promise<T> {
+  if (id === undefined || id === 'linux-host') return fn(localStack());
+  const f = findStack(id);
+  const why = await f.unavailable();
+  if (why) throw new Error(`--target ${id}: unavailable here: ${why}`);
+  const t = await f.start();
+  if (!t) return fn(localStack());
+  try {
+    return await withTarget(t, () => fn(t.stack));
+  } finally {
+    await t.dispose();
+  }
+}

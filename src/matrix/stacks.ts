@@ -1,0 +1,28 @@
+// The stacks a matrix can compare: this machine's kernel (a namespace pair, as `tcplab run` does) and
+// the targets of src/targets. Each says why it cannot run here instead of failing the matrix.
+import { localStack } from '../lab/kernel.js';
+import { qemuFactory } from '../targets/qemu.js';
+import { gvisorFactory } from '../targets/gvisor.js';
+import { lwipFactory } from '../targets/lwip.js';
+import { slirpFactory } from '../targets/slirp.js';
+import type { LabTarget, TargetFactory } from '../targets/target.js';
+
+/** The local kernel: no target, labs build their own namespaces. start() gives undefined. */
+export const linuxHost: StackFactory = {
+  id: 'linux-host',
+  title: `this machine's Linux kernel (${localStack().release}) in network namespaces`,
+  unavailable: async () => (process.platform === 'linux' ? undefined : 'not Linux'),
+  start: async () => undefined,
+};
+
+export interface StackFactory extends Omit<TargetFactory, 'start'> {
+  start(): Promise<LabTarget | undefined>;
+}
+
+export const STACKS: readonly StackFactory[] = [linuxHost, qemuFactory, gvisorFactory, slirpFactory, lwipFactory];
+
+export function findStack(id: string, all: readonly StackFactory[] = STACKS): StackFactory {
+  const s = all.find((x) => x.id === id);
+  if (!s) throw new RangeError(`--stacks: unknown stack '${id}' (stacks: ${all.map((x) => x.id).join(', ')})`);
+  return s;
+}
