@@ -141,8 +141,15 @@ function labCase(sc: SynCase): LabCase {
         ctx.check({
           id: 'new-isn',
           title: "the SYN-ACK's ISN relative to the old connection's snd_nxt",
-          expect: { linux: [{ versions: '*', expect: 65537, because: 'tcp_timewait_state_process(): isn = tw_snd_nxt + 65535 + 2, so the new incarnation starts above the old one' }] },
-          observed: seqDiff(reply.segment.seq, oldSrvSndNxt),
+          expect: {
+            linux: [
+              { versions: '>=6.10', expect: 'snd_nxt + 65537', because: 'tcp_timewait_state_process(): isn = tw_snd_nxt + 65535 + 2, carried to tcp_conn_request() (fixed in 6.10: "tcp: fix ISN selection in TIMEWAIT -> SYN_RECV")' },
+              { versions: '<6.10', expect: 'fresh ISN', because: 'the tw_snd_nxt-based ISN was lost on its way to tcp_conn_request() (TCP_SKB_CB tcp_tw_isn overwritten) until 6.10, so the SYN-ACK got a fresh secure ISN' },
+            ],
+            gvisor: [{ versions: '*', expect: 'fresh ISN' }],
+          },
+          observed: seqDiff(reply.segment.seq, oldSrvSndNxt) === 65537 ? 'snd_nxt + 65537' : 'fresh ISN',
+          explain: `the SYN-ACK's ISN is old snd_nxt ${seqDiff(reply.segment.seq, oldSrvSndNxt) >= 0 ? '+' : ''}${seqDiff(reply.segment.seq, oldSrvSndNxt)}`,
           packets: [reply],
         });
       }
@@ -168,9 +175,14 @@ function labCase(sc: SynCase): LabCase {
       if (sc.tsDelta !== null && sc.tsDelta < 0 && p.server.counters) {
         ctx.check({
           id: 'paws-counter',
-          title: 'the PAWS rejection is counted (TcpExt.PAWSTimewait)',
-          expect: { linux: [{ versions: '*', expect: 1, because: 'tcp_timewait_state_process() increments LINUX_MIB_PAWSTIMEWAIT' }] },
-          observed: moved['TcpExt.PAWSTimewait'] ?? 0,
+          title: 'which counter records the PAWS rejection in TIME-WAIT',
+          expect: {
+            linux: [
+              { versions: '>=6.16', expect: 'TcpExt.PAWSTimewait', because: 'tcp_timewait_state_process() counts LINUX_MIB_PAWS_TW_REJECTED (added in 6.16)' },
+              { versions: '<6.16', expect: 'TcpExt.PAWSEstab', because: 'before 6.16 a PAWS rejection in TIME-WAIT was counted as LINUX_MIB_PAWSESTABREJECTED' },
+            ],
+          },
+          observed: moved['TcpExt.PAWSTimewait'] ? 'TcpExt.PAWSTimewait' : moved['TcpExt.PAWSEstab'] ? 'TcpExt.PAWSEstab' : 'none',
           counters: tcpOnly(moved),
         });
       }

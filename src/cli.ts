@@ -10,6 +10,7 @@ import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
+import { cmdMatrix, MATRIX_USAGE, runOnTarget } from './matrix/command.js';
 
 const USAGE = `usage:
   tcplab list                       the labs and their cases
@@ -23,6 +24,8 @@ const USAGE = `usage:
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
       --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
+      --target STACK   run against another TCP stack: linux-6.1-qemu, gvisor, slirp, lwip
+                       (labs that probe a listener; see tcplab matrix)
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
@@ -30,6 +33,7 @@ const USAGE = `usage:
                             replacing the built-in expectations of those checks
   tcplab report <report.json> --html F   turn a saved --json report into HTML
   tcplab clean                      remove what a killed run left behind (tcplab-* only)
+${MATRIX_USAGE}
 ${INSPECT_USAGE}`;
 
 function fail(msg: string): never {
@@ -48,8 +52,8 @@ function readOverrides(path: string): Record<string, Expectation> {
     fail(`--expectations: ${path} must hold a JSON object of check id -> expectation`);
   }
   for (const [k, v] of Object.entries(data)) {
-    if (v === null || typeof v !== 'object' || !('linux' in v || 'freebsd' in v || 'other' in v)) {
-      fail(`--expectations: '${k}' must be an object with linux, freebsd or other rules`);
+    if (v === null || typeof v !== 'object' || !['linux', 'freebsd', 'gvisor', 'slirp', 'lwip', 'other'].some((s) => s in v)) {
+      fail(`--expectations: '${k}' must be an object with linux, freebsd, gvisor, slirp, lwip or other rules`);
     }
   }
   return data as Record<string, Expectation>;
@@ -80,6 +84,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       html: { type: 'string' },
       explain: { type: 'boolean' },
       jobs: { type: 'string' },
+      target: { type: 'string' },
     },
   });
   if (positionals.length !== 1) fail('run: name one lab, or all');
@@ -115,7 +120,8 @@ async function cmdRun(argv: string[]): Promise<number> {
   try {
     for (const lab of labs) {
       process.stderr.write(`tcplab ${lab.id}: ${lab.title}\n`);
-      const r = await runLab(lab, {
+      const r = await runOnTarget(values.target, (stack) => runLab(lab, {
+        stack,
         cases: values.case,
         pcapDir,
         keep: values.keep,
@@ -124,7 +130,7 @@ async function cmdRun(argv: string[]): Promise<number> {
         jobs,
         signal: ac.signal,
         onProgress: (l) => process.stderr.write(l + '\n'),
-      });
+      }));
       results.push(r);
       if (!machine) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute, explain: values.explain }) + '\n');
       if (ac.signal.aborted) break;
@@ -175,6 +181,8 @@ function cmdReport(argv: string[]): number {
 async function cmdClean(): Promise<number> {
   const { cleanLeftovers } = await import('./testbed/clean.js');
   const r = await cleanLeftovers();
+  const { cleanTargetLeftovers } = await import('./targets/leftovers.js');
+  const targetDirs = cleanTargetLeftovers();
   const lines = [
     ...r.killedPids.map((p) => `killed process ${p}`),
     ...r.namespaces.map((n) => `removed namespace ${n}`),
@@ -182,6 +190,7 @@ async function cmdClean(): Promise<number> {
     ...r.nftTables.map((t) => `removed nft table ${t}`),
     ...r.sysctlsRestored.map((s) => `restored ${s.key} = ${s.value}`),
     ...r.journals.map((j) => `removed journal ${j}`),
+    ...targetDirs.map((d) => `removed target run directory ${d}`),
     ...r.skippedLive.map((n) => `left ${n}: its run is still alive`),
   ];
   process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'nothing of tcplab was left\n');
@@ -197,6 +206,7 @@ async function main(): Promise<number> {
     case 'clean': return cmdClean();
     case 'inspect': return cmdInspect(rest);
     case 'report': return cmdReport(rest);
+    case 'matrix': return cmdMatrix(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;
