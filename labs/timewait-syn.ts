@@ -181,6 +181,7 @@ function labCase(sc: SynCase): LabCase {
               { versions: '>=6.16', expect: 'TcpExt.PAWSTimewait', because: 'tcp_timewait_state_process() counts LINUX_MIB_PAWS_TW_REJECTED (added in 6.16)' },
               { versions: '<6.16', expect: 'TcpExt.PAWSEstab', because: 'before 6.16 a PAWS rejection in TIME-WAIT was counted as LINUX_MIB_PAWSESTABREJECTED' },
             ],
+            gvisor: [{ versions: '*', expect: 'none', because: "gVisor's netstack keeps no TcpExt PAWS counters" }],
           },
           observed: moved['TcpExt.PAWSTimewait'] ? 'TcpExt.PAWSTimewait' : moved['TcpExt.PAWSEstab'] ? 'TcpExt.PAWSEstab' : 'none',
           counters: tcpOnly(moved),
