@@ -4,7 +4,7 @@
 // a new upstream connection and leaves a TIME-WAIT between proxy and backend; with upstream keepalive
 // (proxy_http_version 1.1, Connection "", `keepalive` in the upstream block) a handful of connections carry
 // them all. nginx runs from its own config, pid and log files in a temp dir and is stopped by the lab.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PacketRecord } from '../src/lab/packets.js';
@@ -365,7 +365,21 @@ const keepaliveUp: LabCase = {
   },
 };
 
+/** `tcplab clean`: nginx temp dirs of killed runs (no process names the dir any more). */
+async function cleanNginxLeftovers(): Promise<string[]> {
+  const removed: string[] = [];
+  for (const f of readdirSync(tmpdir()).filter((x) => x.startsWith('tcplab-nginx-'))) {
+    const dir = join(tmpdir(), f);
+    const pg = await run('pgrep', ['-f', dir]);
+    if (pg.stdout.trim() !== '') continue; // an nginx of a live run still uses it
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 export const proxyLab: Lab = {
+  clean: cleanNginxLeftovers,
   id: 'proxy',
   title: 'a reverse proxy piles up TIME-WAIT toward its backend, unless upstream keep-alive is on',
   summary:

@@ -183,6 +183,7 @@ async function cmdClean(): Promise<number> {
   const r = await cleanLeftovers();
   const { cleanTargetLeftovers } = await import('./targets/leftovers.js');
   const targetDirs = cleanTargetLeftovers();
+  for (const lab of allLabs) if (lab.clean) targetDirs.push(...(await lab.clean()));
   const lines = [
     ...r.killedPids.map((p) => `killed process ${p}`),
     ...r.namespaces.map((n) => `removed namespace ${n}`),
@@ -190,7 +191,7 @@ async function cmdClean(): Promise<number> {
     ...r.nftTables.map((t) => `removed nft table ${t}`),
     ...r.sysctlsRestored.map((s) => `restored ${s.key} = ${s.value}`),
     ...r.journals.map((j) => `removed journal ${j}`),
-    ...targetDirs.map((d) => `removed target run directory ${d}`),
+    ...targetDirs.map((d) => `removed ${d}`),
     ...r.skippedLive.map((n) => `left ${n}: its run is still alive`),
   ];
   process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'nothing of tcplab was left\n');

@@ -16,6 +16,8 @@ export interface Lab {
   /** Slow labs are left out of `tcplab run all` unless --slow is given. */
   slow?: boolean;
   cases: readonly LabCase[];
+  /** Removes what a killed run of this lab can leave outside the testbed (temp dirs); for `tcplab clean`. */
+  clean?(): Promise<string[]>;
 }
 
 export interface LabCase {

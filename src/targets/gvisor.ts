@@ -74,7 +74,12 @@ export class GvisorTarget implements LabTarget {
         process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '100000000'], env: ['PATH=/usr/local/bin:/usr/bin:/bin'], cwd: '/' },
         root: { path: '/', readonly: true },
         hostname: 'gvisor',
-        mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/tmp', type: 'tmpfs', source: 'tmpfs' }],
+        // The package is bound in after the /tmp tmpfs: a checkout under /tmp (CI clones) must stay visible.
+        mounts: [
+          { destination: '/proc', type: 'proc', source: 'proc' },
+          { destination: '/tmp', type: 'tmpfs', source: 'tmpfs' },
+          { destination: packageRoot(), type: 'bind', source: packageRoot(), options: ['rbind', 'ro'] },
+        ],
         linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network', path: `/run/netns/${server.netns}` }] },
       }));
       const hide = join(packageRoot(), 'guest', 'hide-proc-sys.sh');
