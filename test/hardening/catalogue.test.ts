@@ -196,8 +196,7 @@ describe('native and testbed entry points (root)', () => {
     const s = openRawSender({ netns: nsa(), device: ifa() });
     s.close();
     expect(() => s.close()).not.toThrow();
-    seen.add('rawsender-closed');
-    expect(caught(() => s.send(encode(spec)))).toMatchObject({ message: expect.stringMatching(/closed/) });
+    check('rawsender-closed', caught(() => s.send(encode(spec))), { cls: Error, code: 'ERR_CLOSED', msg: /^RawSender is closed/ });
   });
 
   badAsync('testbed-host-name', () => Testbed.create({ hosts: ['Bad Name'] }), { cls: TypeError, msg: /^hosts: 'Bad Name' must be 1-16/ });
