@@ -30,4 +30,6 @@ $CXX -std=c++17 -shared -fPIC -O1 -g $san -Wall -Wextra -Wno-unused-parameter \
 
 # The standalone part: checksum.cc has no N-API, so it also gets a plain sanitized harness.
 $CXX -std=c++17 -O1 -g $san -Inative native/fuzz/checksum_fuzz.cc native/checksum.cc -o "$out/checksum_fuzz"
-echo "built $out/tcplab.node and $out/checksum_fuzz ($CXX, $san)"
+# The canary: must be reported by ASan when run (see .ci/sanitize).
+$CXX -std=c++17 -shared -fPIC -O0 -g $san -I"$nodeinc" native/fuzz/canary.cc -o "$out/canary.node"
+echo "built $out/tcplab.node, $out/canary.node and $out/checksum_fuzz ($CXX, $san)"
