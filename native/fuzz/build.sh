@@ -4,7 +4,7 @@
 # not separable from N-API: the whole addon is instrumented and loaded into node with libasan preloaded
 # (see .ci/sanitize). The sources are binding.gyp's list, so a new .cc is picked up here too.
 # Needs: g++ with libasan/libubsan (Debian: g++ pulls libgcc-12-dev, which has libasan8 and libubsan1),
-# node headers (/usr/include/node from Debian's libnode-dev/nodejs, or node-gyp's cache).
+# node headers (/usr/include/node from Debian's nodejs package, npm's nodedir, or node-gyp's cache).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CXX=${CXX:-g++}
@@ -13,6 +13,7 @@ mkdir -p "$out"
 
 nodeinc=""
 for d in "$(node -p 'process.config.variables.node_prefix')/include/node" /usr/include/node \
+         "${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}/include/node" \
          "$HOME/.cache/node-gyp/$(node -p 'process.versions.node')/include/node"; do
   if [ -f "$d/node_api.h" ]; then nodeinc=$d; break; fi
 done

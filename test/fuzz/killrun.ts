@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { listNamespaces, listRootLinks, listRootNftTables } from '../../src/testbed/clean.js';
 import { isAlive, readJournals } from '../../src/testbed/journal.js';
-import { journalPath, runIdOf } from '../../src/testbed/names.js';
+import { journalPath, RUN_DIR, runIdOf } from '../../src/testbed/names.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const repoRoot = ROOT.endsWith('/dist/') ? ROOT.slice(0, -'dist/'.length) : ROOT;
@@ -151,6 +151,10 @@ export async function leftoversOf(runIds: readonly string[], pids: readonly numb
     links: (await listRootLinks()).filter(ours),
     nft: (await listRootNftTables()).map((t) => t.name).filter(ours),
     processes: pids.filter(isAlive),
-    journals: runIds.filter((id) => existsSync(journalPath(id))),
+    // the journal, and any other /run/tcplab file of the run (a half-written journal's .tmp)
+    journals: [
+      ...runIds.filter((id) => existsSync(journalPath(id))),
+      ...(existsSync(RUN_DIR) ? readdirSync(RUN_DIR).filter((f) => runIds.some((id) => f.startsWith(id)) && !f.endsWith('.json')) : []),
+    ],
   };
 }
