@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/tcplab.node.
+# Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer into build/asan/tcplab.node.
 # The decoder builds its JS objects through N-API as it parses (native/segment.cc DecodeFrame), so it is
 # not separable from N-API: the whole addon is instrumented and loaded into node with libasan preloaded
 # (see .ci/sanitize). The sources are binding.gyp's list, so a new .cc is picked up here too.
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CXX=${CXX:-g++}
-out=build-asan
+out=build/asan  # under build/ (ignored); node-gyp rebuild wipes it, so .ci/sanitize builds it after
 mkdir -p "$out"
 
 nodeinc=""
