@@ -39,11 +39,15 @@ export async function killCampaign(runs: number, seed = 1, onResult?: (r: KillRe
   const t0 = Date.now();
   const results: KillResult[] = [];
   const cases = killCases();
+  const est = new Map<string, number>();
   for (let i = 0; i < runs; i++) {
     const c = cases[i % cases.length]!;
     // a third of the kills land in the first 400 ms (node starting, testbed half built), the rest anywhere
-    const delay = rng.chance(0.33) ? rng.int(400) : 400 + rng.int(c.ms);
+    // in the run; a run that ended before its kill teaches us how long that case really takes here
+    const len = est.get(c.lab) ?? c.ms;
+    const delay = rng.chance(0.33) ? rng.int(Math.min(400, len)) : rng.int(len);
     const r = await killRun(c.lab, c.caseId, sigs[i % 3]!, delay);
+    if (r.finishedMs !== undefined) est.set(c.lab, Math.max(100, Math.floor(r.finishedMs * 0.9)));
     results.push(r);
     onResult?.(r);
   }
@@ -62,7 +66,7 @@ export function clean(r: KillResult): boolean {
 }
 
 export function describeRun(r: KillResult): string {
-  const how = r.exit.signal ?? `exit ${r.exit.code}`;
+  const how = r.finishedMs !== undefined ? `finished by itself after ${r.finishedMs} ms (exit ${r.exit.code})` : r.exit.signal ?? `exit ${r.exit.code}`;
   const mid = r.runIds.length ? `${r.runIds.length} testbed(s)` : 'before any testbed';
   return `${r.lab}/${r.caseId} ${r.sig}@${r.delayMs}ms -> ${how}, ${mid}, ${r.pids.length} child pids, clean ${r.cleanMs} ms: ${clean(r) ? 'nothing left' : JSON.stringify(r.leftovers)}`;
 }
@@ -72,8 +76,9 @@ if (process.argv[1] && new URL(import.meta.url).pathname === process.argv[1]) {
   const c = await killCampaign(Number(values.runs), Number(values.seed), (r) => process.stdout.write(`${describeRun(r)}\n`));
   const bad = c.results.filter((r) => !clean(r));
   const bySig = (s: Sig) => c.results.filter((r) => r.sig === s).length;
-  const midRun = c.results.filter((r) => r.runIds.length > 0).length;
-  process.stdout.write(`${c.results.length} runs (${bySig('SIGINT')} SIGINT, ${bySig('SIGTERM')} SIGTERM, ${bySig('SIGKILL')} SIGKILL), ${midRun} killed with a testbed up, ` +
+  const midRun = c.results.filter((r) => r.runIds.length > 0 && r.finishedMs === undefined).length;
+  const late = c.results.filter((r) => r.finishedMs !== undefined).length;
+  process.stdout.write(`${c.results.length} runs (${bySig('SIGINT')} SIGINT, ${bySig('SIGTERM')} SIGTERM, ${bySig('SIGKILL')} SIGKILL), ${midRun} killed with a testbed up, ${late} finished before their kill, ` +
     `${bad.length} with leftovers, root sysctls changed: ${c.sysctlDiff.length}, wall ${(c.wallMs / 1000).toFixed(1)} s\n`);
   for (const d of c.sysctlDiff) process.stdout.write(`  sysctl ${d}\n`);
   process.exitCode = bad.length || c.sysctlDiff.length ? 1 : 0;

@@ -83,6 +83,8 @@ export interface KillResult {
   /** What the child printed last before the kill (how far it got). */
   lastLine: string;
   cleanMs: number;
+  /** The run ended by itself before the signal (ms after spawn): the kill came too late to test anything. */
+  finishedMs?: number;
   leftovers: Leftovers;
 }
 
@@ -113,13 +115,15 @@ export async function killRun(lab: string, caseId: string, sig: Sig, delayMs: nu
   };
   const t0 = Date.now();
   let done = false;
-  void exited.then(() => { done = true; });
+  let finishedMs: number | undefined;
+  void exited.then(() => { done = true; finishedMs ??= Date.now() - t0; });
   while (!done && Date.now() - t0 < delayMs) {
     poll();
     await sleep(Math.min(25, Math.max(1, delayMs - (Date.now() - t0))));
   }
   if (!done) poll();
-  child.kill(sig);
+  const alive = !done;
+  if (alive) child.kill(sig);
   let hangTimer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([exited, new Promise<{ code: null; signal: string }>((res) => {
     hangTimer = setTimeout(() => res({ code: null, signal: 'HUNG' }), 15_000);
@@ -137,6 +141,7 @@ export async function killRun(lab: string, caseId: string, sig: Sig, delayMs: nu
   const lines = out.trim().split('\n');
   return {
     lab, caseId, sig, delayMs, runIds: [...runIds], pids: [...pids], exit, cleanMs,
+    ...(alive ? {} : { finishedMs }),
     lastLine: lines[lines.length - 1] ?? '',
     leftovers: await leftoversOf([...runIds], [...pids]),
   };
