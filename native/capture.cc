@@ -390,6 +390,9 @@ class Capture : public Napi::ObjectWrap<Capture> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (box_) {
       Shutdown();
+      // The callback usually closes over the object that owns this capture (a Wire holds it): as a strong
+      // reference it would keep that whole cycle, captured packets included, alive forever after close.
+      onPackets_.Reset();
       Unref();
     }
     return info.Env().Undefined();

@@ -23,8 +23,16 @@ export class Journal {
 
   constructor(readonly runId: string) {
     this.data = { runId, pid: process.pid, startedAt: new Date().toISOString(), namespaces: [], sysctls: [] };
-    mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-    this.flush();
+    try {
+      mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
+      this.flush();
+    } catch (e) {
+      // Not root: the first thing a testbed does is this journal, so say what is missing, keeping the code.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw e;
+      throw Object.assign(new Error(`testbed: cannot write its restore journal in ${RUN_DIR} (${code}): a testbed needs root ` +
+        '(network namespaces, veths, sysctls); run as root, e.g. sudo'), { code });
+    }
   }
 
   get path(): string {
