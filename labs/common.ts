@@ -364,3 +364,26 @@ export function firstFinBy(recs: readonly PacketRecord[], clientAddr: string): M
   }
   return out;
 }
+
+/**
+ * Ports (client side) of connections closed simultaneously: the second FIN does not acknowledge the first,
+ * so both ends went FIN-WAIT-1 -> CLOSING -> TIME-WAIT (RFC 9293 §3.6) and both hold a TIME-WAIT.
+ */
+export function simultaneousCloses(recs: readonly PacketRecord[], clientAddr: string): Set<number> {
+  const first = new Map<number, PacketRecord>();
+  const out = new Set<number>();
+  for (const r of recs) {
+    const s = r.segment;
+    if (!s.flags.includes('F')) continue;
+    const port = s.src === clientAddr ? s.sport : s.dport;
+    const f = first.get(port);
+    if (!f) {
+      first.set(port, r);
+      continue;
+    }
+    if (f.segment.src === s.src) continue; // a retransmission of the same side's FIN
+    const finEnd = (f.segment.seq + f.segment.payload.length + 1) >>> 0;
+    if (!(s.flagBits & 0x10) || ((s.ack - finEnd) | 0) < 0) out.add(port);
+  }
+  return out;
+}
