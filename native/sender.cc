@@ -176,6 +176,32 @@ Packed PackedArgs(Napi::Env env, const Napi::CallbackInfo& info) {
   return p;
 }
 
+// The packets of a sendPacked call as views into its one buffer.
+std::vector<Bytes> PackedBufs(Napi::Env env, const Napi::CallbackInfo& info) {
+  Packed p = PackedArgs(env, info);
+  std::vector<Bytes> bufs(p.n);
+  size_t off = 0;
+  for (size_t i = 0; i < p.n; i++) {
+    bufs[i] = Bytes{p.all.data + off, p.lens[i]};
+    off += p.lens[i];
+  }
+  return bufs;
+}
+
+// The elements of a sendBatch array, each a Buffer or Uint8Array; `field` names the array in errors.
+std::vector<Bytes> ArrayBufs(Napi::Env env, const Napi::Value& v, const char* field) {
+  if (!v.IsArray()) ThrowType(env, field, "must be an array of Buffers");
+  Napi::Array arr = v.As<Napi::Array>();
+  uint32_t n = arr.Length();
+  std::vector<Bytes> bufs(n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    if (napi_get_element(env, arr, i, &el) != napi_ok) throw Napi::Error::New(env);
+    if (!TryBytes(env, el, &bufs[i])) ThrowType(env, Field{field, i}.str(), "must be a Buffer or Uint8Array");
+  }
+  return bufs;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 class RawSender : public Napi::ObjectWrap<RawSender> {
@@ -267,30 +293,14 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
   Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    if (!info[0].IsArray()) ThrowType(env, "datagrams", "must be an array of Buffers");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    uint32_t n = arr.Length();
-    std::vector<Bytes> bufs(n);
-    for (uint32_t i = 0; i < n; i++) {
-      napi_value el;
-      if (napi_get_element(env, arr, i, &el) != napi_ok) throw Napi::Error::New(env);
-      if (!TryBytes(env, el, &bufs[i])) ThrowType(env, Field{"datagrams", i}.str(), "must be a Buffer or Uint8Array");
-    }
-    return SendBufs(env, bufs);
+    return SendBufs(env, ArrayBufs(env, info[0], "datagrams"));
   }
 
   // sendPacked(bytes, lengths): the same as sendBatch for packets packed back to back (see Packed).
   Napi::Value SendPacked(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    Packed p = PackedArgs(env, info);
-    std::vector<Bytes> bufs(p.n);
-    size_t off = 0;
-    for (size_t i = 0; i < p.n; i++) {
-      bufs[i] = Bytes{p.all.data + off, p.lens[i]};
-      off += p.lens[i];
-    }
-    return SendBufs(env, bufs);
+    return SendBufs(env, PackedBufs(env, info));
   }
 
   Napi::Value SendBufs(Napi::Env env, const std::vector<Bytes>& bufs) {
@@ -510,30 +520,14 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
   Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    if (!info[0].IsArray()) ThrowType(env, "frames", "must be an array of Buffers");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    uint32_t n = arr.Length();
-    std::vector<Bytes> bufs(n);
-    for (uint32_t i = 0; i < n; i++) {
-      napi_value el;
-      if (napi_get_element(env, arr, i, &el) != napi_ok) throw Napi::Error::New(env);
-      if (!TryBytes(env, el, &bufs[i])) ThrowType(env, Field{"frames", i}.str(), "must be a Buffer or Uint8Array");
-    }
-    return SendBufs(env, bufs);
+    return SendBufs(env, ArrayBufs(env, info[0], "frames"));
   }
 
   // sendPacked(bytes, lengths): the same as sendBatch for frames packed back to back (see Packed).
   Napi::Value SendPacked(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    Packed p = PackedArgs(env, info);
-    std::vector<Bytes> bufs(p.n);
-    size_t off = 0;
-    for (size_t i = 0; i < p.n; i++) {
-      bufs[i] = Bytes{p.all.data + off, p.lens[i]};
-      off += p.lens[i];
-    }
-    return SendBufs(env, bufs);
+    return SendBufs(env, PackedBufs(env, info));
   }
 
   Napi::Value SendBufs(Napi::Env env, const std::vector<Bytes>& bufs) {
