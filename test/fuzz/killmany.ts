@@ -45,8 +45,10 @@ export async function killCampaign(runs: number, seed = 1, onResult?: (r: KillRe
     // a third of the kills land in the first 400 ms (node starting, testbed half built), the rest anywhere
     // in the run; a run that ended before its kill teaches us how long that case really takes here
     const len = est.get(c.lab) ?? c.ms;
-    const delay = rng.chance(0.33) ? rng.int(Math.min(400, len)) : rng.int(len);
-    const r = await killRun(c.lab, c.caseId, sigs[i % 3]!, delay);
+    // every other run waits for its testbed first, so some kills surely land with everything live
+    const afterTestbed = i % 2 === 0;
+    const delay = afterTestbed ? rng.int(300) : rng.chance(0.33) ? rng.int(Math.min(400, len)) : rng.int(len);
+    const r = await killRun(c.lab, c.caseId, sigs[i % 3]!, delay, afterTestbed);
     if (r.finishedMs !== undefined) est.set(c.lab, Math.max(100, Math.floor(r.finishedMs * 0.9)));
     results.push(r);
     onResult?.(r);

@@ -100,7 +100,11 @@ export const NOTHING: Leftovers = { namespaces: [], links: [], nft: [], processe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function killRun(lab: string, caseId: string, sig: Sig, delayMs: number): Promise<KillResult> {
+/**
+ * `afterTestbed`: the delay counts from the moment the run's testbed journal appears, so the kill is sure
+ * to land while namespaces, peers and sysctls are live (a purely random delay may miss that window).
+ */
+export async function killRun(lab: string, caseId: string, sig: Sig, delayMs: number, afterTestbed = false): Promise<KillResult> {
   const child = spawn(process.execPath, [CLI, 'run', lab, '--case', caseId, '--no-pcap'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid!;
   const runIds = new Set<string>();
@@ -117,7 +121,15 @@ export async function killRun(lab: string, caseId: string, sig: Sig, delayMs: nu
   let done = false;
   let finishedMs: number | undefined;
   void exited.then(() => { done = true; finishedMs ??= Date.now() - t0; });
-  while (!done && Date.now() - t0 < delayMs) {
+  let from = t0;
+  if (afterTestbed) {
+    while (!done && runIds.size === 0 && Date.now() - t0 < 10_000) {
+      poll();
+      await sleep(5);
+    }
+    from = Date.now();
+  }
+  while (!done && Date.now() - from < delayMs) {
     poll();
     await sleep(Math.min(25, Math.max(1, delayMs - (Date.now() - t0))));
   }
