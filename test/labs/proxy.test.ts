@@ -15,7 +15,8 @@ describe('lab:proxy (root)', () => {
     const before = ours();
     const { check } = runLabChecked('proxy', ['--no-pcap'], 2);
     expect(check('http10-upstream', 'upstream-connections').observed).toBe(200);
-    expect(check('http10-upstream', 'time-wait').observed).toBe(200);
+    // 200, plus one per simultaneous close (both ends hold a TIME-WAIT); the lab's check counts those from the packets.
+    expect(check('http10-upstream', 'time-wait').observed as number).toBeGreaterThanOrEqual(200);
     expect(check('keepalive-upstream', 'upstream-connections').observed).toBe('1/200');
     expect(check('keepalive-upstream', 'time-wait').observed).toBe('0/0');
     const left = ours().filter((f) => !before.includes(f));
