@@ -13,7 +13,7 @@ import { packageRoot } from '../wire/native.js';
 import { GhostLink, runNet } from './ghost-link.js';
 import { GuestChannel } from './guest-channel.js';
 import { guestDir } from './qemu.js';
-import { linkSession } from './session.js';
+import { disposeProcessTarget, linkSession } from './session.js';
 import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
 
 export async function lwipUnavailable(): Promise<string | undefined> {
@@ -98,11 +98,7 @@ export class LwipTarget implements LabTarget {
 
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
-      for (const s of this.sessions) await s.dispose().catch(() => undefined);
-      const gone = new Promise<void>((res) => (this.proc.exitCode !== null || this.proc.signalCode !== null ? res() : this.proc.once('exit', () => res())));
-      this.proc.kill('SIGKILL');
-      await gone;
-      await this.tb.dispose();
+      await disposeProcessTarget(this.sessions, this.proc, this.tb);
     })();
     return this.disposed;
   }

@@ -1,5 +1,7 @@
 // A ProbeSession over a link in the prober's namespace: a fresh ghost, a Wire on the link, peers and
 // sysctls that go with the session.
+import type { ChildProcess } from 'node:child_process';
+import type { Testbed } from '../testbed/testbed.js';
 import type { PeerClient } from '../peer/client.js';
 import type { SysctlApi } from '../testbed/host.js';
 import type { Match } from '../wire/match.js';
@@ -50,4 +52,16 @@ export async function linkSession(spec: SessionSpec): Promise<ProbeSession> {
     [Symbol.asyncDispose]: () => s.dispose(),
   };
   return s;
+}
+
+/**
+ * Tear-down shared by targets that are one user-space process on a testbed (lwIP, slirp): sessions
+ * first, then the process (SIGKILL, waiting for its exit), then the testbed.
+ */
+export async function disposeProcessTarget(sessions: Iterable<ProbeSession>, proc: ChildProcess, tb: Testbed): Promise<void> {
+  for (const s of sessions) await s.dispose().catch(() => undefined);
+  const gone = new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
+  proc.kill('SIGKILL');
+  await gone;
+  await tb.dispose();
 }

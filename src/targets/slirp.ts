@@ -11,7 +11,7 @@ import { must } from '../testbed/exec.js';
 import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
 import { GhostLink, runNet } from './ghost-link.js';
-import { linkSession } from './session.js';
+import { disposeProcessTarget, linkSession } from './session.js';
 import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
 
 export async function slirpUnavailable(): Promise<string | undefined> {
@@ -102,11 +102,7 @@ export class SlirpTarget implements LabTarget {
 
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
-      for (const s of this.sessions) await s.dispose().catch(() => undefined);
-      const gone = new Promise<void>((res) => (this.proc.exitCode !== null || this.proc.signalCode !== null ? res() : this.proc.once('exit', () => res())));
-      this.proc.kill('SIGKILL');
-      await gone;
-      await this.tb.dispose();
+      await disposeProcessTarget(this.sessions, this.proc, this.tb);
     })();
     return this.disposed;
   }
