@@ -97,9 +97,7 @@ export class LwipTarget implements LabTarget {
   }
 
   dispose(): Promise<void> {
-    this.disposed ??= (async () => {
-      await disposeProcessTarget(this.sessions, this.proc, this.tb);
-    })();
+    this.disposed ??= disposeProcessTarget(this.sessions, this.proc, this.tb);
     return this.disposed;
   }
 

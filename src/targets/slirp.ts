@@ -101,9 +101,7 @@ export class SlirpTarget implements LabTarget {
   }
 
   dispose(): Promise<void> {
-    this.disposed ??= (async () => {
-      await disposeProcessTarget(this.sessions, this.proc, this.tb);
-    })();
+    this.disposed ??= disposeProcessTarget(this.sessions, this.proc, this.tb);
     return this.disposed;
   }
 

@@ -1,8 +1,7 @@
 // Kill a lab-like run at random moments with SIGINT, SIGTERM or SIGKILL: afterwards (and after
 // cleanLeftovers() for SIGKILL) nothing of it may remain, and root-namespace sysctls are unchanged.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
@@ -11,38 +10,11 @@ import { cleanLeftovers, listNamespaces, listRootLinks, listRootNftTables } from
 import { isAlive } from '../../src/testbed/journal.js';
 import { journalPath, newRunId, RUN_DIR } from '../../src/testbed/names.js';
 import { run } from '../../src/testbed/exec.js';
+import { rootSysctls } from '../fuzz/killrun.js';
 
 const scenario = new URL('../fixtures/testbed-kill-scenario.mjs', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every readable file under /proc/sys/net/{ipv4,core} of the root namespace. */
-function rootSysctls(): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir)) {
-      const p = join(dir, e);
-      let st;
-      try {
-        st = statSync(p);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) {
-        // per-interface conf/neigh dirs of tcplab links would come and go with other tests' testbeds
-        if (!e.startsWith('tcplab-')) walk(p);
-      } else if (st.mode & 0o444) {
-        try {
-          out.set(p, readFileSync(p, 'utf8'));
-        } catch {
-          // write-only (route/flush) or not readable: skip
-        }
-      }
-    }
-  };
-  walk('/proc/sys/net/ipv4');
-  walk('/proc/sys/net/core');
-  return out;
-}
 
 type Sig = 'SIGINT' | 'SIGTERM' | 'SIGKILL';
 
