@@ -129,13 +129,14 @@ export async function socketOf(host: Pick<TargetHost, 'sockets'>, local: { addr:
 
 /** Polls a host until the socket of a 4-tuple satisfies `pred` (or `ms` passes); returns the last look. */
 export async function waitSocket(
-  host: NetnsHost,
+  host: Pick<TargetHost, 'sockets'>,
   local: { addr: string; port: number },
   peer: { addr: string; port: number },
   pred: (s: SocketEntry | undefined) => boolean,
   ms = 2000,
 ): Promise<SocketEntry | undefined> {
   const end = Date.now() + ms;
+  if (!host.sockets) return undefined; // nothing to wait for on a stack without a socket table
   for (;;) {
     const s = await socketOf(host, local, peer);
     if (pred(s) || Date.now() > end) return s;

@@ -1,13 +1,16 @@
 // lab:rfc1337: TIME-WAIT assassination. The server closes first and holds TIME-WAIT; a ghost prober
 // sends RSTs on the 4-tuple at sequence numbers far off, just below, just above and exactly at the
 // TIME-WAIT's rcv_nxt, with net.ipv4.tcp_rfc1337 = 0 and 1. The socket list after each RST shows whether
-// the TIME-WAIT survived; a SYN with an old (lower) ISN afterwards shows why it matters.
+// the TIME-WAIT survived; a SYN with an old (lower) ISN afterwards shows why it matters. On stacks
+// without a socket table (gVisor hides fd-less TIME-WAITs, slirp and lwIP have none) the prober asks the
+// stack itself: it retransmits its FIN, which a TIME-WAIT acknowledges and a closed 4-tuple resets.
 import type { Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply } from './common.js';
+import { counting, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply, type Probe } from './common.js';
+import type { SocketEntry } from '../src/testbed/ss.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33100;
@@ -33,25 +36,61 @@ const OOW = "tcp_timewait_state_process(): only a segment with seq == tw_rcv_nxt
 const KILL = 'tcp_timewait_state_process(): an RST with seq == tw_rcv_nxt and net.ipv4.tcp_rfc1337=0 goes to kill: inet_twsk_deschedule_put() removes the TIME-WAIT at once (RFC 1337 hazard H1..H3)';
 const KEEP = 'tcp_timewait_state_process(): with net.ipv4.tcp_rfc1337=1 an in-window RST is ignored (RFC 1337 §3 fix: "ignore RST segments in TIME-WAIT state"); the timer is not re-armed';
 
+const GVISOR_RST = "handleTimeWaitSegment() (gVisor pkg/tcpip/transport/tcp/rcv.go): every RST in TIME_WAIT is dropped silently (RFC 1337 fix 1; no knob)";
+const LWIP_RST = 'tcp_timewait_input() (lwIP src/core/tcp_in.c): an RST in TIME_WAIT is ignored (RFC 1337); no knob';
+const SLIRP_OOW = 'tcp_input() (libslirp, 4.4BSD): a segment beyond the receive window goes to dropafterack, which drops an RST without answering';
+const SLIRP_KILL = 'tcp_input() (libslirp, 4.4BSD before RFC 5961): the RST is only trimmed against the window, never required to be exact, and any RST that reaches the state switch closes a TIME_WAIT (tcp_close()): rcv_nxt - 1, rcv_nxt and rcv_nxt + 1 all kill it; no knob';
+const FIN_ACK = 'a TIME-WAIT acknowledges a retransmitted FIN (RFC 9293 §3.10.7.4, TIME-WAIT: "acknowledge it, and restart the 2 MSL timeout")';
+
 function survival(rfc1337: 0 | 1, probe: RstProbe): Expectation {
-  if (probe.delta !== 0) return { linux: [{ versions: '*', expect: 'TIME-WAIT', because: OOW }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): RSTs out of window are dropped' }] };
+  const others = {
+    gvisor: [{ versions: '*', expect: 'TIME-WAIT', because: GVISOR_RST }],
+    lwip: [{ versions: '*', expect: 'TIME-WAIT', because: LWIP_RST }],
+    slirp: [probe.id === 'far' ? { versions: '*', expect: 'TIME-WAIT', because: SLIRP_OOW } : { versions: '*', expect: 'gone', because: SLIRP_KILL }],
+  };
+  if (probe.delta !== 0) return { linux: [{ versions: '*', expect: 'TIME-WAIT', because: OOW }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): RSTs out of window are dropped' }], ...others };
   return rfc1337 === 0
-    ? { linux: [{ versions: '*', expect: 'gone', because: KILL }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): FreeBSD ignores every RST in TIME-WAIT (RFC 1337) without a knob' }] }
-    : { linux: [{ versions: '*', expect: 'TIME-WAIT', because: KEEP }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): RSTs are dropped in TIME-WAIT' }] };
+    ? { linux: [{ versions: '*', expect: 'gone', because: KILL }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): FreeBSD ignores every RST in TIME-WAIT (RFC 1337) without a knob' }], ...others }
+    : { linux: [{ versions: '*', expect: 'TIME-WAIT', because: KEEP }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): RSTs are dropped in TIME-WAIT' }], ...others };
 }
 
+/** What the stack answers to a retransmission of the prober's FIN: a live TIME-WAIT ACKs it, a closed 4-tuple RSTs. */
+function finProbeState(reply: PacketRecord | undefined): string {
+  const r = classifyReply(reply);
+  return r === 'ACK' ? 'TIME-WAIT' : r === 'RST' ? 'gone' : `unknown (${r} to the FIN)`;
+}
+
+interface Liveness {
+  state: string;
+  sockets: string[];
+  packets: PacketRecord[];
+}
+
+/** Is the server's TIME-WAIT still there? Its socket table says so where it has one; elsewhere its answer to a retransmitted FIN. */
+async function liveness(ctx: CaseContext, p: Probe, conn: CraftedConn, finSeq: number, local: Endpoint, remote: Endpoint, fromServer: (x: PacketRecord) => boolean): Promise<Liveness> {
+  if (p.server.sockets) {
+    const s = await socketOf(p.server, local, remote);
+    return { state: s?.state ?? 'gone', sockets: [sockLineOr(s)], packets: [] };
+  }
+  const since = conn.send('F.', { seq: finSeq, options: [] });
+  await ctx.sleep(ANSWER_WAIT_MS);
+  const fin = packets(p.wire, p.point, (x) => x.tsNs >= since && x.segment.src === p.ghostAddr && x.segment.flags.includes('F'))[0];
+  const reply = packets(p.wire, p.point, (x) => x.tsNs >= since && fromServer(x))[0];
+  return { state: finProbeState(reply), sockets: [`(no socket table: asked with a retransmitted FIN, seq ${finSeq}; ${FIN_ACK}, a closed 4-tuple answers RST)`], packets: [fin, reply].filter((x): x is PacketRecord => !!x) };
+}
+
+type Endpoint = { addr: string; port: number };
 
 function labCase(rfc1337: 0 | 1): LabCase {
   return {
     id: `rfc1337-${rfc1337}`,
     title: `net.ipv4.tcp_rfc1337=${rfc1337}: RSTs at four sequence numbers against the server's TIME-WAIT`,
     async run(ctx: CaseContext) {
-      const p = await pair(ctx, ['prober', 'server'], { server: { 'net.ipv4.tcp_rfc1337': rfc1337, 'net.ipv4.tcp_timestamps': 1 } }, { port: SERVER_PORT }, 'a');
-      const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
-      const sAddr = p.bAddr;
-      const point = `${p.a.name}:${p.a.iface('server').ifname}`;
+      const p = await probeServer(ctx, { 'net.ipv4.tcp_rfc1337': rfc1337, 'net.ipv4.tcp_timestamps': 1 }, { port: SERVER_PORT });
+      const ghost = { addr: p.ghostAddr };
+      const { sAddr, point } = p;
       ctx.setColumns([{ label: 'prober', addrs: [ghost.addr] }, { label: 'server', addrs: [sAddr] }]);
-      const srv = await p.b.peer();
+      const srv = await p.peer();
       const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
       ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr} (no timestamps)`);
 
@@ -66,46 +105,63 @@ function labCase(rfc1337: 0 | 1): LabCase {
       const rcvNxt = conn.sndNxt;
       const local = { addr: sAddr, port: SERVER_PORT };
       const remote = { addr: ghost.addr, port: PROBER_PORT };
-      const tw = await waitSocket(p.b, local, remote, (s) => s?.state === 'TIME-WAIT');
+      const fromServer = (x: PacketRecord) => x.segment.src === sAddr && x.segment.sport === SERVER_PORT && x.segment.dport === PROBER_PORT;
+      const finSeq = seqAdd(rcvNxt, -1);
+      // The socket table, where there is one, is polled until the state shows; elsewhere the stack is asked.
+      let tw: SocketEntry | undefined;
+      if (p.server.sockets) tw = await waitSocket(p.server, local, remote, (s) => s?.state === 'TIME-WAIT');
+      const first = p.server.sockets
+        ? { state: tw?.state ?? 'gone', sockets: [sockLineOr(tw)], packets: [] as PacketRecord[] }
+        : await liveness(ctx, p, conn, finSeq, local, remote, fromServer);
       ctx.check({
         id: 'time-wait',
         title: 'the server, which closed first, holds the 4-tuple in TIME-WAIT',
-        expect: { linux: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_time_wait() after the FIN exchange (RFC 9293 §3.6)' }] },
-        observed: tw?.state ?? 'gone',
-        sockets: [sockLineOr(tw)],
+        expect: {
+          linux: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_time_wait() after the FIN exchange (RFC 9293 §3.6)' }],
+          freebsd: [{ versions: '*', expect: 'TIME-WAIT' }],
+          gvisor: [{ versions: '*', expect: 'TIME-WAIT', because: FIN_ACK }],
+          slirp: [{ versions: '*', expect: 'TIME-WAIT', because: FIN_ACK }],
+          lwip: [{ versions: '*', expect: 'TIME-WAIT', because: FIN_ACK }],
+        },
+        observed: first.state,
+        sockets: first.sockets,
+        packets: first.packets,
       });
 
-      const fromServer = (x: PacketRecord) => x.segment.src === sAddr && x.segment.sport === SERVER_PORT && x.segment.dport === PROBER_PORT;
-      let alive = tw?.state === 'TIME-WAIT';
+      let alive = first.state === 'TIME-WAIT';
       for (const probe of PROBES) {
         if (!alive) break;
         const seq = seqAdd(rcvNxt, probe.delta);
         ctx.step(`prober sends an RST with seq ${seq}: ${probe.label} (the TIME-WAIT's rcv_nxt is ${rcvNxt})`);
-        const { result: since, moved } = await counting(p.b, async () => {
+        const { result: since, moved } = await counting(p.server, async () => {
           const t = conn.send('R', { seq, options: [] });
           await ctx.sleep(ANSWER_WAIT_MS);
           return t;
         });
         const rst = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.flags.includes('R') && x.segment.src === ghost.addr)[0];
+        // Answers to the RST itself: those before the liveness probe (if any) is sent.
         const replies = packets(p.wire, point, (x) => x.tsNs >= since && fromServer(x));
-        const after = await socketOf(p.b, local, remote);
-        alive = after?.state === 'TIME-WAIT';
+        const after = await liveness(ctx, p, conn, finSeq, local, remote, fromServer);
+        alive = after.state === 'TIME-WAIT';
         ctx.check({
           id: `rst-${probe.id}`,
           title: `the server's socket after an RST at ${probe.label}`,
           expect: survival(rfc1337, probe),
-          observed: after?.state ?? 'gone',
-          packets: [rst, ...replies].filter((x): x is PacketRecord => !!x),
-          sockets: [sockLineOr(after)],
+          observed: after.state,
+          packets: [rst, ...replies, ...after.packets].filter((x): x is PacketRecord => !!x),
+          sockets: after.sockets,
           counters: tcpOnly(moved),
-          explain: after?.state === 'TIME-WAIT'
-            ? `the TIME-WAIT survived (${sockLineOr(after)})`
-            : 'the TIME-WAIT was assassinated: the 4-tuple is free before 2*MSL',
+          explain: after.state === 'TIME-WAIT'
+            ? `the TIME-WAIT survived (${after.sockets[0]})`
+            : after.state === 'gone' ? 'the TIME-WAIT was assassinated: the 4-tuple is free before 2*MSL' : undefined,
         });
         ctx.check({
           id: `rst-${probe.id}-silent`,
           title: `what the TIME-WAIT sends back to the RST at ${probe.label}`,
-          expect: { linux: [{ versions: '*', expect: 'nothing', because: 'an RST is never answered (RFC 9293 §3.10.7.4); tcp_timewait_state_process() returns TCP_TW_SUCCESS for every RST' }] },
+          expect: {
+            linux: [{ versions: '*', expect: 'nothing', because: 'an RST is never answered (RFC 9293 §3.10.7.4); tcp_timewait_state_process() returns TCP_TW_SUCCESS for every RST' }],
+            ...Object.fromEntries(['freebsd', 'gvisor', 'slirp', 'lwip'].map((k) => [k, [{ versions: '*', expect: 'nothing', because: 'an RST is never answered (RFC 9293 §3.10.7.4)' }]])),
+          },
           observed: classifyReply(replies[0]),
           packets: [rst, ...replies].filter((x): x is PacketRecord => !!x),
         });
@@ -120,13 +176,19 @@ function labCase(rfc1337: 0 | 1): LabCase {
       await ctx.sleep(ANSWER_WAIT_MS);
       const syn = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.flags === 'S')[0];
       const reply = packets(p.wire, point, (x) => x.tsNs >= since && fromServer(x))[0];
-      const final = await socketOf(p.b, local, remote);
+      const final = await socketOf(p.server, local, remote);
       ctx.check({
         id: 'old-isn-syn',
         title: 'the answer to a SYN whose ISN lies in the old sequence space',
-        expect: rfc1337 === 0
-          ? { linux: [{ versions: '*', expect: 'SYN-ACK', because: 'with the TIME-WAIT gone the SYN reaches the listener (tcp_v4_rcv -> tcp_conn_request): nothing remembers the old sequence space' }] }
-          : { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): the surviving TIME-WAIT answers a SYN with seq before rcv_nxt (and no newer timestamp) with an ACK' }] },
+        expect: {
+          linux: rfc1337 === 0
+            ? [{ versions: '*', expect: 'SYN-ACK', because: 'with the TIME-WAIT gone the SYN reaches the listener (tcp_v4_rcv -> tcp_conn_request): nothing remembers the old sequence space' }]
+            : [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): the surviving TIME-WAIT answers a SYN with seq before rcv_nxt (and no newer timestamp) with an ACK' }],
+          freebsd: [{ versions: '*', expect: 'ACK', because: 'tcp_twcheck(): the TIME-WAIT survived every RST; a SYN not above rcv_nxt is acknowledged' }],
+          gvisor: [{ versions: '*', expect: 'nothing', because: 'the TIME-WAIT survived; handleTimeWaitSegment() drops a SYN not after rcv_nxt silently' }],
+          lwip: [{ versions: '*', expect: 'ACK', because: 'the TIME-WAIT survived; tcp_timewait_input() acknowledges a SYN outside its window' }],
+          slirp: [{ versions: '*', expect: 'SYN-ACK', because: 'the RST at rcv_nxt - 1 already closed the TIME_WAIT, so the SYN finds no TCB and slirp opens a new connection' }],
+        },
         observed: classifyReply(reply),
         packets: [syn, reply].filter((x): x is PacketRecord => !!x),
         sockets: [sockLineOr(final)],

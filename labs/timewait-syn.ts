@@ -31,6 +31,8 @@ const SEQ_RULE = 'tcp_timewait_state_process(): a SYN is accepted if its seq is 
 const BSD_RULE = 'tcp_twcheck() (sys/netinet/tcp_timewait.c): a SYN is accepted only if SEQ_GT(seq, rcv_nxt); timestamps are not consulted';
 const LWIP_RULE = 'tcp_timewait_input() (lwIP src/core/tcp_in.c): a SYN whose seq lies in [rcv_nxt, rcv_nxt + rcv_wnd] is an error answered with RST; any other SYN is acknowledged (ACK); timestamps play no part';
 const GVISOR_RULE = 'handleTimeWaitSegment() (gVisor pkg/tcpip/transport/tcp/rcv.go): a SYN with seq after rcv_nxt goes to the listener as a new connection (RFC 1122 4.2.2.13, no PAWS); any other segment without ACK is dropped silently';
+const SLIRP_RULE = 'tcp_input() (libslirp src/tcp_input.c, kept from 4.4BSD, Stevens vol. 2 pp. 958-960): a SYN before rcv_nxt loses its SYN bit and, without ACK, is dropped silently; a SYN inside the receive window (128 KiB buffer here) is an error: tcp_drop() resets the old TCB and the SYN gets an RST; only a SYN beyond the window with seq after rcv_nxt closes the TIME_WAIT and opens a new connection; timestamps are not parsed (tcp_dooptions() reads only MSS)';
+const slirp = (expect: 'SYN-ACK' | 'RST' | 'nothing') => [{ versions: '*', expect, because: SLIRP_RULE }];
 const gvisor = (expect: 'SYN-ACK' | 'nothing') => [{ versions: '*', expect, because: GVISOR_RULE }];
 /** lwIP in TIME-WAIT never opens a new connection: RST inside the old window, ACK outside it (here ±100000 > 65535). */
 const lwip = (expect: 'ACK' | 'RST') => [{ versions: '*', expect, because: LWIP_RULE }];
@@ -38,31 +40,35 @@ const lwip = (expect: 'ACK' | 'RST') => [{ versions: '*', expect, because: LWIP_
 const cases: SynCase[] = [
   {
     id: 'isn-above', title: 'ISN above the old sequence space, no timestamps', oldTs: false, isnDelta: 100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), slirp: slirp('RST'), lwip: lwip('ACK') },
+  },
+  {
+    id: 'isn-far-above', title: 'ISN far above the old sequence space (beyond any receive window), no timestamps', oldTs: false, isnDelta: 1_000_000, tsDelta: null,
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), slirp: slirp('SYN-ACK'), lwip: lwip('ACK') },
   },
   {
     id: 'isn-below', title: 'ISN below the old sequence space, no timestamps', oldTs: false, isnDelta: -100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), slirp: slirp('nothing'), lwip: lwip('ACK') },
   },
   {
     id: 'isn-equal', title: 'ISN equal to the next expected sequence number (rcv_nxt), no timestamps', oldTs: false, isnDelta: 0, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('RST') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: `${SEQ_RULE} (after() is strict)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), slirp: slirp('RST'), lwip: lwip('RST') },
   },
   {
     id: 'ts-newer-isn-below', title: 'newer TSval with a lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: 1000,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE} (RFC 6191)` }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), slirp: slirp('nothing'), lwip: lwip('ACK') },
   },
   {
     id: 'ts-older-isn-above', title: 'older TSval with a higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: -1000,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: 'tcp_timewait_state_process(): PAWS rejects the older timestamp before the sequence rule is tried (RFC 7323 §5)' }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), slirp: slirp('RST'), lwip: lwip('ACK') },
   },
   {
     id: 'ts-none-isn-above', title: 'old connection with timestamps, new SYN without, higher ISN', oldTs: true, isnDelta: 100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'SYN-ACK', because: `${SEQ_RULE}; PAWS needs a timestamp on the SYN` }], freebsd: [{ versions: '*', expect: 'SYN-ACK', because: BSD_RULE }], gvisor: gvisor('SYN-ACK'), slirp: slirp('RST'), lwip: lwip('ACK') },
   },
   {
     id: 'ts-none-isn-below', title: 'old connection with timestamps, new SYN without, lower ISN', oldTs: true, isnDelta: -100_000, tsDelta: null,
-    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), lwip: lwip('ACK') },
+    answer: { linux: [{ versions: '*', expect: 'ACK', because: SEQ_RULE }], freebsd: [{ versions: '*', expect: 'ACK', because: BSD_RULE }], gvisor: gvisor('nothing'), slirp: slirp('nothing'), lwip: lwip('ACK') },
   },
 ];
 
@@ -147,8 +153,10 @@ function labCase(sc: SynCase): LabCase {
               { versions: '<6.10', expect: 'fresh ISN', because: 'the tw_snd_nxt-based ISN was lost on its way to tcp_conn_request() (TCP_SKB_CB tcp_tw_isn overwritten) until 6.10, so the SYN-ACK got a fresh secure ISN' },
             ],
             gvisor: [{ versions: '*', expect: 'fresh ISN' }],
+            slirp: [{ versions: '*', expect: 'fresh ISN', because: 'tcp_input() computes iss = rcv_nxt + TCP_ISSINCR in the TIME_WAIT branch, but the new connection waits for slirp\'s outside connect(); when it completes, tcp_input() is re-entered with iss = 0 and takes slirp->tcp_iss' }],
           },
-          observed: seqDiff(reply.segment.seq, oldSrvSndNxt) === 65537 ? 'snd_nxt + 65537' : 'fresh ISN',
+          // A derived ISN is old snd_nxt + 65537 (Linux) or, as written in slirp's 4.4BSD code, rcv_nxt + 128000.
+          observed: seqDiff(reply.segment.seq, oldSrvSndNxt) === 65537 ? 'snd_nxt + 65537' : seqDiff(reply.segment.seq, twRcvNxt) === 128_000 ? 'rcv_nxt + 128000' : 'fresh ISN',
           explain: `the SYN-ACK's ISN is old snd_nxt ${seqDiff(reply.segment.seq, oldSrvSndNxt) >= 0 ? '+' : ''}${seqDiff(reply.segment.seq, oldSrvSndNxt)}`,
           packets: [reply],
         });

@@ -83,6 +83,8 @@ interface Side {
   /** Next sequence number this side will send (what the peer's RCV.NXT becomes). */
   nxt?: number;
   twSinceNs?: bigint;
+  /** In TIME-WAIT: RCV.NXT, just past the peer's FIN (kept across the peer's new incarnation). */
+  twRcvNxt?: number;
   lastTsVal?: number;
   lastTsPacket?: InspectPacket;
 }
@@ -182,9 +184,11 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
     if (!inc || (pureSyn && inc.closedAtNs !== undefined)) {
       const prev = inc;
       if (prev) finishInc();
-      const carried = sides.map((sd): Side => {
+      const carried = sides.map((sd, i): Side => {
         const inTw = sd.state === 'TIME-WAIT' && sd.twSinceNs !== undefined && p.tsNs - sd.twSinceNs < twNs;
-        return inTw ? { state: 'TIME-WAIT', twSinceNs: sd.twSinceNs, nxt: sd.nxt, lastTsVal: sd.lastTsVal, lastTsPacket: sd.lastTsPacket } : { state: 'CLOSED' };
+        const peerFin = sides[1 - i]!.finSeq;
+        const twRcvNxt = sd.twRcvNxt ?? (peerFin === undefined ? undefined : seqAdd(peerFin, 1));
+        return inTw ? { state: 'TIME-WAIT', twSinceNs: sd.twSinceNs, twRcvNxt, nxt: sd.nxt, lastTsVal: sd.lastTsVal, lastTsPacket: sd.lastTsPacket } : { state: 'CLOSED' };
       }) as [Side, Side];
       const old = sides;
       sides = carried;
@@ -246,14 +250,24 @@ function track(id: number, ps: InspectPacket[], twNs: bigint): Connection {
       }
     }
     const end = seqAdd(s.seq, s.payload.length + (f & SYN ? 1 : 0) + (f & FIN ? 1 : 0));
-    if (sx.nxt === undefined || seqDiff(end, sx.nxt) > 0 || pureSyn) sx.nxt = end;
+    // The receiver's RCV.NXT before this segment; an RST occupies no sequence space and does not move it.
+    const nxtBefore = sx.nxt;
+    if (!(f & RST) && (sx.nxt === undefined || seqDiff(end, sx.nxt) > 0 || pureSyn)) sx.nxt = end;
 
     if (f & RST) {
       if (pending && pending.from === y) settle('RST', p);
       challengeFrom = undefined;
       if (sy.state === 'TIME-WAIT') {
-        find('rst-in-time-wait', y, p.tsNs, `RST from ${role[x]} ${names[x]} reached ${role[y]} ${names[y]} ${sec(p.tsNs - sy.twSinceNs!)} into TIME-WAIT: Linux ends TIME-WAIT early unless net.ipv4.tcp_rfc1337=1`, [p]);
-        sy.state = 'CLOSED';
+        // The TIME-WAIT's RCV.NXT is just past the FIN it received (a rejected SYN since then does not move it).
+        const rcvNxt = sy.twRcvNxt ?? (sx.finSeq !== undefined ? seqAdd(sx.finSeq, 1) : nxtBefore);
+        const off = rcvNxt === undefined ? 0 : seqDiff(s.seq, rcvNxt);
+        if (off === 0) {
+          find('rst-in-time-wait', y, p.tsNs, `RST from ${role[x]} ${names[x]} reached ${role[y]} ${names[y]} ${sec(p.tsNs - sy.twSinceNs!)} into TIME-WAIT: Linux ends TIME-WAIT early unless net.ipv4.tcp_rfc1337=1`, [p]);
+          sy.state = 'CLOSED';
+        } else {
+          // Not at RCV.NXT: RFC 5961 stacks (Linux, FreeBSD, gVisor, lwIP) drop it and the TIME-WAIT stays.
+          find('rst-in-time-wait', y, p.tsNs, `RST from ${role[x]} ${names[x]} reached ${role[y]} ${names[y]} ${sec(p.tsNs - sy.twSinceNs!)} into TIME-WAIT at RCV.NXT ${off > 0 ? '+' : ''}${off}: not exact, so stacks that check it keep the TIME-WAIT (4.4BSD-era code such as slirp's closes it when the RST is at or before RCV.NXT)`, [p]);
+        }
       } else if (sy.state !== 'SYN-SENT' || f & ACK) {
         if (sy.state !== 'LISTEN') sy.state = 'CLOSED';
       }

@@ -145,7 +145,7 @@ export function renderLadder(
 
   const rel = new RelSeq();
   let prev: bigint | undefined;
-  const seen = new Set<string>();
+  const seen = new Map<string, string>(); // packet key -> capture point that showed it
   const shown: [string | undefined, string | undefined] = [undefined, undefined];
   for (const r of rows) {
     const dt = prev === undefined ? 0n : r.tsNs - prev;
@@ -159,8 +159,10 @@ export function renderLadder(
     // The same packet captured at both ends of a link is drawn once.
     const s = r.p.segment;
     const key = `${s.src}:${s.sport}>${s.dst}:${s.dport}/${s.seq}/${s.ack}/${s.flagBits}/${s.payload.length}/${s.ip.id}/${r.tsNs / 1_000_000n}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    // Two identical segments at the same point are two sends (e.g. a crafted retransmission): both are drawn.
+    const at = seen.get(key);
+    if (at !== undefined && at !== r.p.point) continue;
+    seen.set(key, r.p.point);
     prev = r.tsNs;
     const [from, to] = ends(cols, s);
     const a = bars[from]!;
