@@ -1,5 +1,6 @@
-// The matrix over every local stack for lab:timewait-syn (two cases): every stack runs, and at least
-// three stacks answer the same SYN differently in one row.
+// The matrix over every local stack for lab:timewait-syn (two cases) and lab:rfc1337 (one case): every
+// stack runs, at least three stacks answer the same SYN differently in one row, and the RST at rcv_nxt - 1
+// kills only slirp's TIME-WAIT.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { differingRows, matrixMarkdown, runMatrix } from '../../src/matrix/matrix.js';
 import { STACKS } from '../../src/matrix/stacks.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
+import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('tcplab matrix', () => {
@@ -14,13 +16,17 @@ describe('tcplab matrix', () => {
   it('runs timewait-syn on linux-host, linux-6.1-qemu, gvisor, slirp and lwip; three stacks differ in one row', async () => {
     const out = mkdtempSync(join(tmpdir(), 'tcplab-matrix-'));
     try {
-      const m = await runMatrix([timewaitSynLab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal'] });
+      const m = await runMatrix([timewaitSynLab, rfc1337Lab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0'] });
       expect(m.stacks.map((s) => [s.id, s.unavailable ?? 'ok'])).toEqual(STACKS.map((s) => [s.id, 'ok']));
       expect(m.rows.filter((r) => Object.keys(r.errors).length)).toEqual([]);
       const answer = m.rows.find((r) => r.case === 'isn-above' && r.check === 'answer')!;
       const seen = Object.fromEntries(Object.entries(answer.cells).map(([k, c]) => [k, c.observed]));
       expect(new Set(Object.values(seen)).size, JSON.stringify(seen)).toBeGreaterThanOrEqual(3);
       expect(differingRows(m).length).toBeGreaterThan(0);
+      const cell = (c: string, k: string) => Object.fromEntries(Object.entries(m.rows.find((r) => r.case === c && r.check === k)!.cells).map(([s, x]) => [s, x.observed]));
+      expect(cell('rfc1337-0', 'rst-minus1')).toEqual({ 'linux-host': 'TIME-WAIT', 'linux-6.1-qemu': 'TIME-WAIT', gvisor: 'TIME-WAIT', slirp: 'gone', lwip: 'TIME-WAIT' });
+      expect(cell('rfc1337-0', 'rst-exact')).toEqual({ 'linux-host': 'gone', 'linux-6.1-qemu': 'gone', gvisor: 'TIME-WAIT', lwip: 'TIME-WAIT' });
+      for (const r of m.rows) for (const [s, c] of Object.entries(r.cells)) expect(c.verdict, `${r.case}/${r.check} on ${s}`).toBe('PASS');
       // every cell links its pcap, which exists
       for (const c of Object.values(answer.cells)) expect(readFileSync(join(out, c.pcap!)).length).toBeGreaterThan(24);
       const md = matrixMarkdown(m);
