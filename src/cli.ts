@@ -117,6 +117,9 @@ async function cmdRun(argv: string[]): Promise<number> {
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   const results: LabResult[] = [];
+  // Refuse before a target boots (QEMU takes seconds) rather than after.
+  const localOnly = values.target ? labs.filter((l) => !l.targets).map((l) => l.id) : [];
+  if (localOnly.length) fail(`--target ${values.target}: ${localOnly.join(', ')} cannot run on another stack (they build two hosts on this machine's kernel); labs that can: ${allLabs.filter((l) => l.targets).map((l) => l.id).join(', ')}`);
   try {
     for (const lab of labs) {
       process.stderr.write(`tcplab ${lab.id}: ${lab.title}\n`);
@@ -154,7 +157,7 @@ async function cmdRun(argv: string[]): Promise<number> {
 
 function cmdList(): number {
   for (const l of allLabs) {
-    process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''}: ${l.title}\n`);
+    process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''}${l.targets ? ' (any stack: --target, matrix)' : ''}: ${l.title}\n`);
     for (const c of l.cases) process.stdout.write(`    --case ${c.id}: ${c.title}\n`);
   }
   return 0;

@@ -1,4 +1,5 @@
 // Runs a lab's cases, collects steps, checks and packets, and turns them into verdicts.
+import { currentTarget } from '../targets/target.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -156,6 +157,10 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   const signal = opts.signal ?? new AbortController().signal;
   const started = performance.now();
   const startedAt = new Date().toISOString();
+  const target = currentTarget();
+  if (target && !lab.targets) {
+    throw new Error(`--target ${target.id}: lab ${lab.id} cannot run on another stack (it needs two hosts on this machine's kernel); 'tcplab list' marks the labs that can`);
+  }
   const unknown = (opts.cases ?? []).filter((c) => !lab.cases.some((k) => k.id === c));
   if (unknown.length) {
     throw new RangeError(`--case: lab ${lab.id} has no case ${unknown.join(', ')} (cases: ${lab.cases.map((c) => c.id).join(', ')})`);
@@ -256,3 +261,4 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     cases,
   };
 }
+

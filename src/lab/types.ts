@@ -15,6 +15,11 @@ export interface Lab {
   sources: readonly string[];
   /** Slow labs are left out of `tcplab run all` unless --slow is given. */
   slow?: boolean;
+  /**
+   * The lab probes one stack with a ghost prober (labs/common.ts probeServer()), so it can run on any
+   * target (--target, tcplab matrix). Labs that need two hosts on this machine's kernel leave it unset.
+   */
+  targets?: boolean;
   cases: readonly LabCase[];
   /** Removes what a killed run of this lab can leave outside the testbed (temp dirs); for `tcplab clean`. */
   clean?(): Promise<string[]>;
