@@ -49,6 +49,8 @@ export interface MatrixResult {
   schema: 'tcplab.matrix/1';
   startedAt: string;
   stacks: StackColumn[];
+  /** The labs asked for, in order. */
+  labs: string[];
   rows: MatrixRow[];
   /** Full lab reports per stack (tcplab.report/1 shape). */
   reports: Record<string, ReturnType<typeof toJson>>;
@@ -125,7 +127,7 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
       await target?.dispose().catch((e: unknown) => say(`stack ${f.id}: clean-up failed: ${e instanceof Error ? e.message : String(e)}`));
     }
   }
-  return { schema: 'tcplab.matrix/1', startedAt, stacks: columns, rows: toRows(labs, results, opts.outDir), reports: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, toJson(v)])) };
+  return { schema: 'tcplab.matrix/1', startedAt, stacks: columns, labs: labs.map((l) => l.id), rows: toRows(labs, results, opts.outDir), reports: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, toJson(v)])) };
 }
 
 function toRows(labs: readonly Lab[], results: Record<string, LabResult[]>, outDir: string | undefined): MatrixRow[] {
@@ -183,7 +185,7 @@ export function matrixMarkdown(m: MatrixResult, opts: { links?: boolean } = {}):
   for (const s of m.stacks) {
     out.push(`- **${s.id}**: ${s.title}${s.stack ? ` — ${s.stack.os} ${s.stack.release}${s.startMs !== undefined ? `, ready in ${(s.startMs / 1000).toFixed(1)} s` : ''}` : ''}${s.unavailable ? ` — **unavailable: ${s.unavailable}**` : ''}`);
   }
-  const labs = [...new Set(m.rows.map((r) => r.lab))];
+  const labs = [...new Set([...(m.labs ?? []), ...m.rows.map((r) => r.lab)])];
   for (const lab of labs) {
     out.push('', `### lab:${lab}`, '');
     const local = m.stacks.filter((s) => s.localOnly?.includes(lab)).map((s) => s.id);

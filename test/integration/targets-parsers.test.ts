@@ -97,6 +97,7 @@ describe('matrix Markdown', () => {
   const m: MatrixResult = {
     schema: 'tcplab.matrix/1',
     startedAt: '2026-01-01T00:00:00Z',
+    labs: ['timewait-syn'],
     stacks: [
       { id: 'a', title: 'A', stack: { os: 'linux', release: '6.18', version: [6, 18, 0] } },
       { id: 'b', title: 'B', stack: { os: 'slirp', release: 'libslirp 4.7.0', version: [4, 7, 0] } },
