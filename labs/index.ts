@@ -5,10 +5,11 @@ import { timewaitSynLab } from './timewait-syn.js';
 import { rfc1337Lab } from './rfc1337.js';
 import { lingerLab } from './linger.js';
 import { lastackLab } from './lastack.js';
+import { lastackSynLab } from './lastack-syn.js';
 import { duplicateLab } from './duplicate.js';
 import { exhaustionLab } from './exhaustion.js';
 import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, duplicateLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, lastackSynLab, duplicateLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];

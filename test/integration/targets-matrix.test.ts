@@ -1,6 +1,6 @@
 // The matrix over every local stack for lab:timewait-syn (two cases) and lab:rfc1337 (one case): every
 // stack runs, at least three stacks answer the same SYN differently in one row, and the RST at rcv_nxt - 1
-// kills only slirp's TIME-WAIT.
+// kills only slirp's TIME-WAIT, and only slirp refuses a client reusing a 4-tuple its LAST-ACK still holds.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { differingRows, matrixMarkdown, runMatrix } from '../../src/matrix/matri
 import { STACKS } from '../../src/matrix/stacks.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { rfc1337Lab } from '../../labs/rfc1337.js';
+import { lastackSynLab } from '../../labs/lastack-syn.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('tcplab matrix', () => {
@@ -16,7 +17,7 @@ describe('tcplab matrix', () => {
   it('runs timewait-syn on linux-host, linux-6.1-qemu, gvisor, slirp and lwip; three stacks differ in one row', async () => {
     const out = mkdtempSync(join(tmpdir(), 'tcplab-matrix-'));
     try {
-      const m = await runMatrix([timewaitSynLab, rfc1337Lab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0'] });
+      const m = await runMatrix([timewaitSynLab, rfc1337Lab, lastackSynLab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0', 'reuse-syn'] });
       expect(m.stacks.map((s) => [s.id, s.unavailable ?? 'ok'])).toEqual(STACKS.map((s) => [s.id, 'ok']));
       expect(m.rows.filter((r) => Object.keys(r.errors).length)).toEqual([]);
       const answer = m.rows.find((r) => r.case === 'isn-above' && r.check === 'answer')!;
@@ -26,6 +27,7 @@ describe('tcplab matrix', () => {
       const cell = (c: string, k: string) => Object.fromEntries(Object.entries(m.rows.find((r) => r.case === c && r.check === k)!.cells).map(([s, x]) => [s, x.observed]));
       expect(cell('rfc1337-0', 'rst-minus1')).toEqual({ 'linux-host': 'TIME-WAIT', 'linux-6.1-qemu': 'TIME-WAIT', gvisor: 'TIME-WAIT', slirp: 'gone', lwip: 'TIME-WAIT' });
       expect(cell('rfc1337-0', 'rst-exact')).toEqual({ 'linux-host': 'gone', 'linux-6.1-qemu': 'gone', gvisor: 'TIME-WAIT', lwip: 'TIME-WAIT' });
+      expect(cell('reuse-syn', 'client-outcome')).toEqual({ 'linux-host': 'connected after RST + SYN again', 'linux-6.1-qemu': 'connected after RST + SYN again', gvisor: 'connected after RST + SYN again', slirp: 'refused (ECONNREFUSED)', lwip: 'connected after RST + SYN again' });
       for (const r of m.rows) for (const [s, c] of Object.entries(r.cells)) expect(c.verdict, `${r.case}/${r.check} on ${s}`).toBe('PASS');
       // every cell links its pcap, which exists
       for (const c of Object.values(answer.cells)) expect(readFileSync(join(out, c.pcap!)).length).toBeGreaterThan(24);
