@@ -10,8 +10,9 @@
 //     hosts that run VMs) - the capture (AF_PACKET) sees them first;
 //   - sysctls, sockets, counters and peers go through SshHost over one shared ssh connection.
 // Ctrl-C/SIGTERM/exit undo through the testbed's process hooks; a run journal (/run/tcplab/<run>.json)
-// lets `tcplab clean` remove the nft table after a SIGKILL. Remote sysctls and neighbour entries of a
-// SIGKILLed run stay behind on the VM (rebooting it clears them).
+// lets `tcplab clean` remove the nft table after a SIGKILL. On the VM, every sysctl and neighbour entry
+// is registered with SshHost's guard before it is made, so even a SIGKILLed run's changes are undone
+// there (the guard's ssh dies with this process; the guard sees EOF and runs what is left).
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -134,19 +135,26 @@ export async function arpAnswered(netns: string | undefined, ifname: string, add
   return taken;
 }
 
-/** Removes connection-sharing sockets of runs that are gone (a SIGKILLed run cannot remove its own). */
-function sweepControlSockets(): void {
+/**
+ * Removes connection-sharing sockets (/run/tcplab/<run>.ssh) of runs that are gone: a SIGKILLed run
+ * cannot remove its own. Called on every start; `tcplab clean` can call it too.
+ */
+export function cleanSshLeftovers(): string[] {
+  const removed: string[] = [];
   let names: string[] = [];
   try {
     names = readdirSync(RUN_DIR);
   } catch {
-    return;
+    return removed;
   }
   const live = new Set(readJournals().filter((j) => isAlive(j.pid)).map((j) => j.runId));
   for (const n of names) {
     const m = /^([0-9a-f]{6})\.ssh$/.exec(n);
-    if (m && !live.has(m[1]!)) rmSync(join(RUN_DIR, n), { force: true });
+    if (!m || live.has(m[1]!)) continue;
+    rmSync(join(RUN_DIR, n), { force: true });
+    removed.push(join(RUN_DIR, n));
   }
+  return removed;
 }
 
 interface LocalSide {
@@ -159,6 +167,8 @@ interface SessionState {
   ghost: string;
   sysctl: SshSysctl;
   neighSet: boolean;
+  /** The remote guard's id for the neighbour entry's removal. */
+  guard?: string;
   dispose(): Promise<void>;
 }
 
@@ -197,7 +207,7 @@ export class SshTarget implements LabTarget {
     if (sshConfig && !existsSync(sshConfig)) throw new Error(`ssh:${dest}: ssh config ${sshConfig} does not exist (TCPLAB_SSH_CONFIG, or \`vagrant ssh-config ${dest} > .vagrant/ssh-${dest}\`)`);
     const netns = opts.netns ?? (process.env.TCPLAB_SSH_NETNS || undefined);
     const runId = newRunId();
-    sweepControlSockets();
+    cleanSshLeftovers();
     const journal = new Journal(runId);
     const host = new SshHost({
       dest,
@@ -208,6 +218,7 @@ export class SshTarget implements LabTarget {
       controlPath: join(RUN_DIR, `${runId}.ssh`),
       name: dest,
     });
+    host.useGuard = true;
     const t = new SshTarget(host, runId, journal, netns);
     track(t);
     try {
@@ -283,8 +294,9 @@ export class SshTarget implements LabTarget {
       : ['ip', 'neigh', 'replace', ghost, 'lladdr', this.local.mac, 'dev', this.remote.ifname, 'nud', 'permanent']);
   }
 
-  private neighDelArgv(ghost: string): string[] {
-    return this.host.priv(this.stack.os === 'freebsd' ? freebsdArpDelete(ghost) : ['ip', 'neigh', 'del', ghost, 'dev', this.remote.ifname]);
+  private neighDelArgv(ghost: string, priv = true): string[] {
+    const argv = this.stack.os === 'freebsd' ? freebsdArpDelete(ghost) : ['ip', 'neigh', 'del', ghost, 'dev', this.remote.ifname];
+    return priv ? this.host.priv(argv) : argv;
   }
 
   async probe(filter: Match = {}): Promise<ProbeSession> {
@@ -306,14 +318,20 @@ export class SshTarget implements LabTarget {
         await sysctl.restore().catch((e: unknown) => errors.push(e instanceof Error ? e.message : String(e)));
         if (st.neighSet) {
           const [c, ...a] = this.neighDelArgv(ghost);
-          await this.host.must(c!, a).catch((e: unknown) => errors.push(e instanceof Error ? e.message : String(e)));
+          await this.host.must(c!, a).then(
+            () => this.host.guardRemove(st.guard),
+            (e: unknown) => errors.push(e instanceof Error ? e.message : String(e)),
+          );
         }
         if (errors.length) throw new Error(`${this.id}: session clean-up: ${errors.join('; ')}`);
       },
     };
     this.sessions.add(st);
     try {
-      st.neighSet = true; // set before the command: a Ctrl-C during it still removes the entry
+      // Registered before it is made: a kill (remote guard) or Ctrl-C (neighSet) during it still removes it.
+      const guard = await this.host.guardAdd(this.neighDelArgv(ghost, false));
+      if (guard) st.guard = guard;
+      st.neighSet = true;
       const [c, ...a] = this.neighSetArgv(ghost);
       await this.host.must(c!, a);
       wire = await Wire.open({ ...(this.netns ? { netns: this.netns } : {}), ifname: this.local.ifname, filter });

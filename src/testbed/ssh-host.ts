@@ -6,6 +6,9 @@
 // guest/peer.c compiled by the provision script (/usr/local/bin/tcplab-peer), same protocol.
 // Privileged commands get `sudo -n` unless the login is root (-n: a password prompt fails, never hangs).
 // With a controlPath, startMaster() opens one shared connection: every later command rides on it.
+// Changes on the remote side (sysctls, a target's neighbour entries) are also registered with a guard:
+// a root shell on the remote end of its own ssh session that holds their undo commands and runs them
+// when its stdin closes, so a SIGKILLed run (whose ssh dies with it: pdeathsig) is still put back.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PeerClient } from '../peer/client.js';
 import { parseCounters, type Counters } from './counters.js';
@@ -46,13 +49,66 @@ const KEY = /^[a-z0-9_][a-z0-9_\-]*(?:\.[a-z0-9_][a-z0-9_\-]*)+$/i;
 // An ssh destination or Host alias; never starting with '-' (ssh would read it as an option).
 const DEST = /^[A-Za-z0-9_][A-Za-z0-9_.@%:+\[\]-]*$/;
 
+/** argv -> one line for a POSIX shell (the remote login shell, the guard's sh). */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+// The guard: "+ ID CMD" registers an undo command, "- ID" drops it; on EOF the ones left run, newest first.
+// One line: the remote login shell may be csh-like, where a quoted newline does not parse.
+const GUARD = [
+  'd=$(mktemp -d /tmp/tcplab-undo.XXXXXX) || exit 1',
+  'echo ready',
+  'while IFS= read -r l; do case "$l" in "+ "*) r=${l#+ }; printf "%s\\n" "${r#* }" > "$d/${r%% *}";; "- "*) rm -f "$d/${l#- }";; esac; done',
+  'for f in $(ls -r "$d"); do sh "$d/$f" >/dev/null 2>&1; done',
+  'rm -rf "$d"',
+].join('; ');
+
+/** Undo commands held on the remote side (see the header); ids sort in registration order. */
+export class RemoteGuard {
+  private seq = 0;
+  constructor(private readonly child: ChildProcess) {}
+
+  private write(line: string): Promise<void> {
+    return new Promise((res, rej) => this.child.stdin!.write(line + '\n', (e) => (e ? rej(e) : res())));
+  }
+
+  /** Registers `argv` (run as root, no sudo) to be run if this process dies before remove(id). */
+  async add(argv: readonly string[]): Promise<string> {
+    const id = String(++this.seq).padStart(8, '0');
+    const line = shellQuote(argv);
+    if (/[\n\r]/.test(line)) throw new TypeError(`guard: a command must be one line, got ${JSON.stringify(line)}`);
+    await this.write(`+ ${id} ${line}`);
+    return id;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.write(`- ${id}`).catch(() => undefined);
+  }
+
+  /** Ends the guard; what is still registered runs on the remote side now. */
+  async close(): Promise<void> {
+    const c = this.child;
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise<void>((res) => c.once('exit', () => res()));
+    c.stdin!.end();
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(t);
+  }
+
+  killSync(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
 function text(value: SysctlValue): string {
   return typeof value === 'number' ? String(value) : typeof value === 'string' ? value : value.join(' ');
 }
 
 /** Sysctls of an ssh host, each change journaled here (the value before) and put back by restore(). */
 export class SshSysctl implements SysctlApi {
-  private readonly journal: Array<{ key: string; before: string }> = [];
+  private readonly journal: Array<{ key: string; before: string; guard?: string }> = [];
   constructor(private readonly host: SshHost) {}
 
   async get(key: string): Promise<string> {
@@ -72,7 +128,11 @@ export class SshSysctl implements SysctlApi {
     if (!KEY.test(key)) throw new TypeError(`sysctl key: '${key}' is not a sysctl name like net.inet.tcp.msl`);
     const writes = (await this.host.kernel()) === 'linux' ? [{ key, value: text(value) }] : freebsdSysctlWrites(key, text(value));
     for (const w of writes) {
-      if (!this.journal.some((j) => j.key === w.key)) this.journal.push({ key: w.key, before: (await this.host.sysctlRead([w.key]))[0]! });
+      if (!this.journal.some((j) => j.key === w.key)) {
+        const before = (await this.host.sysctlRead([w.key]))[0]!;
+        const guard = await this.host.guardAdd(this.host.sysctlWriteArgv(w.key, before, false));
+        this.journal.push({ key: w.key, before, ...(guard ? { guard } : {}) });
+      }
       await this.host.sysctlWrite(w.key, w.value);
     }
   }
@@ -81,7 +141,10 @@ export class SshSysctl implements SysctlApi {
   async restore(): Promise<void> {
     const errors: string[] = [];
     for (const j of this.journal.splice(0).reverse()) {
-      await this.host.sysctlWrite(j.key, j.before).catch((e: unknown) => errors.push(`${j.key}: ${e instanceof Error ? e.message : String(e)}`));
+      await this.host.sysctlWrite(j.key, j.before).then(
+        () => this.host.guardRemove(j.guard),
+        (e: unknown) => errors.push(`${j.key}: ${e instanceof Error ? e.message : String(e)}`),
+      );
     }
     if (errors.length) throw new Error(`${this.host.name}: could not restore sysctls: ${errors.join('; ')}`);
   }
@@ -100,6 +163,9 @@ export class SshHost {
   private facts: RemoteFacts | undefined;
   private readonly peers = new Set<PeerClient>();
   private master: ChildProcess | undefined;
+  private guardP: Promise<RemoteGuard> | undefined;
+  /** Register remote changes with the guard (SshTarget turns it on; off: nothing survives a SIGKILL). */
+  useGuard = false;
   /** The host's own sysctl journal (sessions make their own with newSysctl()). */
   readonly sysctl: SshSysctl;
 
@@ -113,7 +179,7 @@ export class SshHost {
 
   /** ssh argv for one remote command (arguments are quoted for the remote shell). */
   sshArgs(remote: readonly string[]): string[] {
-    const q = remote.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+    const q = shellQuote(remote);
     return [...this.baseArgs(), ...(this.opts.controlPath ? ['-S', this.opts.controlPath, '-o', 'ControlMaster=no'] : []), this.opts.dest, q];
   }
 
@@ -182,15 +248,46 @@ export class SshHost {
     return lines.map((l) => l.trim().split(/\s+/).join(' '));
   }
 
-  /** Linux wants -w; FreeBSD takes name=value as is. */
-  sysctlWriteArgv(key: string, value: string): string[] {
-    return this.priv(['sysctl', ...(this.facts?.os === 'freebsd' ? [] : ['-w']), `${key}=${value}`]);
+  /** Linux wants -w; FreeBSD takes name=value as is. priv: with sudo -n unless root. */
+  sysctlWriteArgv(key: string, value: string, priv = true): string[] {
+    const argv = ['sysctl', ...(this.facts?.os === 'freebsd' ? [] : ['-w']), `${key}=${value}`];
+    return priv ? this.priv(argv) : argv;
   }
 
   async sysctlWrite(key: string, value: string): Promise<void> {
     await this.remoteFacts();
     const [c, ...a] = this.sysctlWriteArgv(key, value);
     await this.must(c!, a);
+  }
+
+  /** The guard (started once, as root on the remote side); dies with this process. */
+  guard(): Promise<RemoteGuard> {
+    this.guardP ??= (async () => {
+      await this.remoteFacts();
+      const [c, a] = this.command(this.priv(['sh', '-c', GUARD]));
+      const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', c, ...a], { stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin!.on('error', () => undefined);
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`${this.name}: undo guard not ready within 15 s: ${err.trim()}`)), 15_000);
+        child.stdout!.once('data', () => (clearTimeout(t), res()));
+        child.once('exit', (code) => (clearTimeout(t), rej(new Error(`${this.name}: undo guard exited (${code}): ${err.trim()}`))));
+        child.once('error', (e) => (clearTimeout(t), rej(e)));
+      });
+      return new RemoteGuard(child);
+    })();
+    this.guardP.catch(() => (this.guardP = undefined));
+    return this.guardP;
+  }
+
+  /** guard().add when the guard is on; the id to remove it with. */
+  async guardAdd(argv: readonly string[]): Promise<string | undefined> {
+    return this.useGuard ? (await this.guard()).add(argv) : undefined;
+  }
+
+  async guardRemove(id: string | undefined): Promise<void> {
+    if (id !== undefined && this.guardP) await (await this.guardP).remove(id);
   }
 
   /** A fresh sysctl journal on this host (a lab session's, restored when the session ends). */
@@ -266,18 +363,23 @@ export class SshHost {
     clearTimeout(t);
   }
 
+  /** Exit hook: the master and the guard go (the guard's EOF runs what is still registered). */
   stopMasterSync(): void {
     this.master?.kill('SIGKILL');
     this.master = undefined;
+    void this.guardP?.then((g) => g.killSync()).catch(() => undefined);
   }
 
-  /** Peers first, then sysctls back in reverse order, then the shared connection. */
+  /** Peers first, then sysctls back in reverse order, then the guard and the shared connection. */
   async dispose(): Promise<void> {
     await Promise.all([...this.peers].map((p) => p.dispose().catch(() => undefined)));
     this.peers.clear();
     try {
       await this.sysctl.restore();
     } finally {
+      const g = this.guardP;
+      this.guardP = undefined;
+      await g?.then((x) => x.close()).catch(() => undefined);
       await this.stopMaster();
     }
   }
