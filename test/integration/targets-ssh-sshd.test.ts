@@ -185,7 +185,8 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
   const vmClean = () => ({
     neigh: sh('ip', ['-n', vmNs, 'neigh', 'show', 'nud', 'permanent']),
     timestamps: sh('ip', ['netns', 'exec', vmNs, 'sysctl', '-n', 'net.ipv4.tcp_timestamps']).trim(),
-    undoDirs: sh('sh', ['-c', 'ls -d /tmp/tcplab-undo.* 2>/dev/null || true']).trim(),
+    // undo commands of live guards that concern this vm (the guard of another test file may be live)
+    undoDirs: sh('sh', ['-c', 'grep -rlF -- "$1" /tmp/tcplab-undo.* 2>/dev/null || true', '_', vmAddr.replace(/\.\d+$/, '.')]).trim(),
   });
 
   it('Ctrl-C in the middle of a run: exit 130, the vm sysctl and neighbour entry, the nft table, journal and ssh all go', async () => {
