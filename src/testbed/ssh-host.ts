@@ -184,7 +184,10 @@ export class SshHost {
   }
 
   private baseArgs(): string[] {
-    return [...(this.opts.sshConfig ? ['-F', this.opts.sshConfig] : []), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10'];
+    // BatchMode: never a password prompt; ConnectTimeout and ServerAlive*: an unreachable or vanished
+    // host is an error within seconds, never a hang.
+    return [...(this.opts.sshConfig ? ['-F', this.opts.sshConfig] : []), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
+      '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'];
   }
 
   /** The local command line for one remote command (inside localNetns when set). */

@@ -114,7 +114,11 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
   it('a host without a 198.18.0.0/15 address is refused, naming the fix', async () => {
     const f = sshFactory('ssh:bare');
     expect(await f.unavailable()).toBeUndefined();
+    const journals = readJournals().filter((j) => j.pid === process.pid).length;
     await expect(f.start()).rejects.toThrow(/ssh:bare: the remote host has no IPv4 address in 198\.18\.0\.0\/15 \(it has lo 127\.0\.0\.1\/8\).*private_network/);
+    // the failed start took its journal, shared connection and guard with it
+    expect(readJournals().filter((j) => j.pid === process.pid)).toHaveLength(journals);
+    expect(sh('ls', [RUN_DIR]).split('\n').filter((n) => n.endsWith('.ssh'))).toEqual([]);
   }, 30_000);
 
   it('runs lab:timewait-syn on the vm kernel over ssh: every case PASSes with linux expectations, and nothing is left behind', async () => {
