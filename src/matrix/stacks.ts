@@ -30,6 +30,6 @@ export const STACKS: readonly StackFactory[] = [linuxHost, qemuFactory, gvisorFa
 export function findStack(id: string, all: readonly StackFactory[] = STACKS, field = '--stacks'): StackFactory {
   if (isSshTarget(id)) return sshFactory(id, {}, field);
   const s = all.find((x) => x.id === id);
-  if (!s) throw new RangeError(`${field}: unknown stack '${id}' (stacks: ${all.map((x) => x.id).join(', ')}, or ssh:NAME for a VM over ssh)`);
+  if (!s) throw new RangeError(`${field}: unknown stack '${id}' (stacks: ${all.map((x) => x.id).join(', ')}), or ssh:NAME for a VM over ssh`);
   return s;
 }
