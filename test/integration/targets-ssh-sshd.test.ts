@@ -40,12 +40,14 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
 
   beforeAll(async () => {
     if (!existsSync('/usr/sbin/sshd')) throw new Error('sshd is missing: apt-get install openssh-server (guest/ci-setup.sh installs it)');
-    tb = await Testbed.create({ hosts: ['prober', 'vm', 'bare'], links: [['prober', 'vm']] });
+    tb = await Testbed.create({ hosts: ['prober', 'vm', 'bare', 'far'], links: [['prober', 'vm']] });
     vmNs = tb.host('vm').netns;
     proberNs = tb.host('prober').netns;
     vmAddr = tb.host('vm').addr('prober');
     busy = vmAddr.replace(/\.\d+$/, '.254');
     sh('ip', ['-n', vmNs, 'addr', 'add', `${busy}/24`, 'dev', tb.host('vm').iface('prober').ifname]);
+    // 'far' has a lab address, but on no link the prober shares
+    sh('ip', ['-n', tb.host('far').netns, 'addr', 'add', '198.19.254.7/24', 'dev', 'lo']);
     dir = mkdtempSync(join(tmpdir(), 'tcplab-sshd-'));
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')]);
@@ -62,7 +64,7 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
     writeFileSync(join(dir, 'ssh_config'), [
       client('vm', [`  HostName ${vmAddr}`]),
       client('refused', [`  HostName ${vmAddr}`, '  Port 2222']),
-      client('bare', ['  HostName bare', `  ProxyCommand ip netns exec ${tb.host('bare').netns} unshare -m --propagation private sh -c '${privateRun(`/usr/sbin/sshd -i -f ${join(dir, 'sshd_bare')}`)}'`]),
+      ...['bare', 'far'].map((h) => client(h, [`  HostName ${h}`, `  ProxyCommand ip netns exec ${tb.host(h).netns} unshare -m --propagation private sh -c '${privateRun(`/usr/sbin/sshd -i -f ${join(dir, 'sshd_bare')}`)}'`])),
     ].join('\n') + '\n');
 
     sshd = spawn('ip', ['netns', 'exec', vmNs, 'unshare', '-m', '--propagation', 'private', 'sh', '-c',
@@ -119,6 +121,10 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
     // the failed start took its journal, shared connection and guard with it
     expect(readJournals().filter((j) => j.pid === process.pid)).toHaveLength(journals);
     expect(sh('ls', [RUN_DIR]).split('\n').filter((n) => n.endsWith('.ssh'))).toEqual([]);
+  }, 30_000);
+
+  it('a host whose lab address is on no link the prober shares is refused, naming the fix', async () => {
+    await expect(sshFactory('ssh:far').start()).rejects.toThrow(/ssh:far: no local interface shares a 198\.18\.0\.0\/15 link with it \(198\.19\.254\.7: .*unreachable.*\).*host-only network/);
   }, 30_000);
 
   it('runs lab:timewait-syn on the vm kernel over ssh: every case PASSes with linux expectations, and nothing is left behind', async () => {
