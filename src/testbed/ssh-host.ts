@@ -5,7 +5,8 @@
 // <remoteRoot>/dist/src/peer/main.js`); on FreeBSD, where the addon (AF_PACKET, netns) does not build,
 // guest/peer.c compiled by the provision script (/usr/local/bin/tcplab-peer), same protocol.
 // Privileged commands get `sudo -n` unless the login is root (-n: a password prompt fails, never hangs).
-// With a controlPath, startMaster() opens one shared connection: every later command rides on it.
+// With a controlPath, startMaster() opens one shared connection: every later command rides on it
+// (past the remote sshd's MaxSessions, ssh falls back to a connection of its own).
 // Changes on the remote side (sysctls, a target's neighbour entries) are also registered with a guard:
 // a root shell on the remote end of its own ssh session that holds their undo commands and runs them
 // when its stdin closes, so a SIGKILLed run (whose ssh dies with it: pdeathsig) is still put back.
