@@ -4,12 +4,14 @@
 #   qemu-system-x86  linux-6.1-qemu (TCG)      busybox-static  the guest's userland
 #   runsc            gvisor                     slirp4netns     slirp
 #   liblwip-dev      lwip                       gcc, libc6-dev  guest/peer.c (static and lwIP builds)
+#   openssh-server/-client  ssh:NAME targets' end-to-end test, which runs its own sshd inside a
+#                    testbed namespace (under systemd, Debian also starts the system's sshd on install)
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
 for p in qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox runsc:runsc slirp4netns:slirp4netns \
-         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc; do
+         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc openssh-server:/usr/sbin/sshd openssh-client:ssh; do
   pkg=${p%%:*}; what=${p#*:}
   case "$what" in
     /*) [ -e "$what" ] || need="$need $pkg" ;;

@@ -24,8 +24,9 @@ const USAGE = `usage:
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
       --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
-      --target STACK   run against another TCP stack: linux-6.1-qemu, gvisor, slirp, lwip
-                       (labs that probe a listener; see tcplab matrix)
+      --target STACK   run against another TCP stack: linux-6.1-qemu, gvisor, slirp, lwip, or
+                       ssh:NAME (a VM over ssh: a Host alias of $TCPLAB_SSH_CONFIG, ./.vagrant/ssh-NAME
+                       or ~/.ssh/config, or user@host) (labs that probe a listener; see tcplab matrix)
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE

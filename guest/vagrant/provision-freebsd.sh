@@ -4,7 +4,8 @@
 # (AF_PACKET, network namespaces). Run as root by `vagrant up freebsd`.
 set -eu
 env ASSUME_ALWAYS_YES=yes pkg bootstrap -f >/dev/null 2>&1 || true
-pkg install -y node20 npm-node20 git
+# sudo: SshHost runs privileged commands (sysctl, arp, the peer) as `sudo -n` over the vagrant login.
+pkg install -y node20 npm-node20 git sudo
 cc -O2 -Wall -o /usr/local/bin/tcplab-peer /vagrant/guest/peer.c
 # Labs probe this VM's own stack; keep the sysctls they read at their defaults and show them.
 sysctl net.inet.tcp.msl net.inet.tcp.rfc1323 net.inet.tcp.rfc1337 || true

@@ -12,7 +12,8 @@ import { STACKS, findStack } from './stacks.js';
 
 export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
       --labs A,B       labs to run (default: timewait-syn)
-      --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')})
+      --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')});
+                       ssh:NAME adds a VM over ssh (a Host alias, e.g. ssh:freebsd, or ssh:user@host)
       --case ID        only this case (repeatable)
       --out DIR        pcaps, per-stack reports, matrix.md and matrix.json (default ./tcplab-out/matrix)
       --json           print the JSON on stdout instead of the Markdown`;
@@ -73,7 +74,7 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
  */
 export async function runOnTarget<T>(id: string | undefined, fn: (stack: StackInfo) => Promise<T>): Promise<T> {
   if (id === undefined || id === 'linux-host') return fn(localStack());
-  const f = findStack(id);
+  const f = findStack(id, STACKS, '--target');
   const why = await f.unavailable();
   if (why) throw new Error(`--target ${id}: unavailable here: ${why}`);
   const t = await f.start();

@@ -4,6 +4,7 @@
 // "addr.port" in netstat ("*.*" for any), "addr:port" in sockstat. Parsers never throw.
 import type { Counters } from '../testbed/counters.js';
 import type { Endpoint, SocketEntry, TcpState } from '../testbed/ss.js';
+import { UnsupportedTargetError } from './target.js';
 
 const STATES: Readonly<Record<string, TcpState>> = {
   CLOSED: 'CLOSE', LISTEN: 'LISTEN', SYN_SENT: 'SYN-SENT', SYN_RCVD: 'SYN-RECV', ESTABLISHED: 'ESTABLISHED',
@@ -115,4 +116,147 @@ export function parseFreebsdTcpStats(text: string): Counters {
     for (const [re, name] of TCP_MIB) if (re.test(what)) tcp[name] = n;
   }
   return { TcpExt: {}, IpExt: {}, Tcp: tcp, Ip: {}, FreeBSD: freebsd };
+}
+
+/** An IPv4 address of an interface, as `ifconfig` (FreeBSD) or `ip -j addr` (Linux) shows it. */
+export interface IfAddr {
+  ifname: string;
+  addr: string;
+  prefixLen: number;
+  /** The interface's link-layer address, when it has one. */
+  mac?: string;
+}
+
+/** "0xffffff00" or "255.255.255.0" -> 24; undefined for junk or a non-contiguous mask. */
+function maskBits(m: string): number | undefined {
+  let n: number;
+  if (/^0x[0-9a-f]{8}$/i.test(m)) n = parseInt(m.slice(2), 16);
+  else if (/^\d+\.\d+\.\d+\.\d+$/.test(m)) n = m.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  else return undefined;
+  const bits = n.toString(2).padStart(32, '0');
+  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 32 : bits.indexOf('0') : undefined;
+}
+
+/**
+ * FreeBSD `ifconfig` (all interfaces): "em1: flags=..." headers, then tab-indented "ether MAC" and
+ * "inet A netmask 0xffffff00 broadcast B" lines (or "inet A/24" with -f inet:cidr). IPv4 only.
+ */
+export function parseFreebsdIfconfig(text: string): IfAddr[] {
+  const out: IfAddr[] = [];
+  let ifname: string | undefined;
+  let mac: string | undefined;
+  let mine: IfAddr[] = [];
+  const flush = () => {
+    for (const a of mine) out.push(mac ? { ...a, mac } : a);
+    mine = [];
+    mac = undefined;
+  };
+  for (const line of text.split('\n')) {
+    const head = /^([A-Za-z0-9_.]+): flags=/.exec(line);
+    if (head) {
+      flush();
+      ifname = head[1]!;
+      continue;
+    }
+    if (!ifname || !/^\s/.test(line)) continue;
+    const t = line.trim().split(/\s+/);
+    if (t[0] === 'ether' && t[1] && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(t[1])) mac = t[1].toLowerCase();
+    if (t[0] !== 'inet' || !t[1]) continue;
+    const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(t[1]);
+    const i = t.indexOf('netmask');
+    const bits = cidr ? Number(cidr[2]) : i > 0 && t[i + 1] ? maskBits(t[i + 1]!) : undefined;
+    const addr = cidr ? cidr[1]! : t[1];
+    if (bits === undefined || bits > 32 || !/^\d+\.\d+\.\d+\.\d+$/.test(addr)) continue;
+    mine.push({ ifname, addr, prefixLen: bits });
+  }
+  flush();
+  return out;
+}
+
+/**
+ * argv (after sudo) that gives FreeBSD a static ARP entry: its answers to `ghost` go to `mac`. -S
+ * replaces an entry that is already there; FreeBSD picks the interface from the route to the ghost.
+ */
+export function freebsdArpSet(ghost: string, mac: string): string[] {
+  return ['arp', '-S', ghost, mac];
+}
+
+export function freebsdArpDelete(ghost: string): string[] {
+  return ['arp', '-d', ghost];
+}
+
+/** One FreeBSD sysctl write: a Linux knob can need several (ip_local_port_range: first and last). */
+export interface SysctlWrite {
+  key: string;
+  value: string;
+}
+
+interface Translation {
+  keys: readonly string[];
+  /** Linux value -> FreeBSD values (one per key); undefined: no FreeBSD equivalent for this value. */
+  write(v: string): string[] | undefined;
+  /** FreeBSD values -> the Linux reading. */
+  read(v: readonly string[]): string;
+}
+
+const int = (v: string): number | undefined => (/^-?\d+$/.test(v.trim()) ? Number(v.trim()) : undefined);
+
+/**
+ * The Linux sysctls labs set, in FreeBSD terms (labs are written with Linux names). Only value
+ * mappings that mean the same thing: rfc1323 is 0 off, 1 scaling + timestamps, 2 scaling only, 3
+ * timestamps only (tcp(4)), so tcp_timestamps=0 keeps window scaling as Linux does.
+ */
+const TRANSLATIONS: Readonly<Record<string, Translation>> = {
+  'net.ipv4.tcp_timestamps': {
+    keys: ['net.inet.tcp.rfc1323'],
+    write: (v) => (int(v) === 0 ? ['2'] : int(v) === 1 || int(v) === 2 ? ['1'] : undefined),
+    read: ([v]) => (int(v ?? '') === 1 || int(v ?? '') === 3 ? '1' : '0'),
+  },
+  'net.ipv4.tcp_fin_timeout': {
+    keys: ['net.inet.tcp.finwait2_timeout'], // ms on FreeBSD, s on Linux
+    write: (v) => (int(v) !== undefined && int(v)! >= 0 ? [String(int(v)! * 1000)] : undefined),
+    read: ([v]) => String(Math.round((int(v ?? '') ?? 0) / 1000)),
+  },
+  'net.ipv4.tcp_syncookies': {
+    keys: ['net.inet.tcp.syncookies'],
+    write: (v) => (int(v) === 0 || int(v) === 1 ? [String(int(v))] : undefined),
+    read: ([v]) => (v ?? '').trim(),
+  },
+  'net.ipv4.ip_local_port_range': {
+    keys: ['net.inet.ip.portrange.first', 'net.inet.ip.portrange.last'],
+    write: (v) => {
+      const p = v.trim().split(/\s+/).map(int);
+      return p.length === 2 && p.every((x) => x !== undefined) ? p.map(String) : undefined;
+    },
+    read: (v) => v.map((x) => x.trim()).join(' '),
+  },
+  'net.ipv4.tcp_rfc1337': {
+    keys: ['net.inet.tcp.rfc1337'],
+    write: (v) => (int(v) === 0 || int(v) === 1 ? [String(int(v))] : undefined),
+    read: ([v]) => (v ?? '').trim(),
+  },
+};
+
+/** Linux names with a FreeBSD translation; FreeBSD's own names (net.inet.*) pass through as they are. */
+export function freebsdSysctlKeys(key: string): readonly string[] {
+  if (!key.startsWith('net.ipv4.') && !key.startsWith('net.ipv6.') && !key.startsWith('net.core.')) return [key];
+  const t = TRANSLATIONS[key];
+  if (!t) throw new UnsupportedTargetError(`sysctl ${key}: no FreeBSD counterpart (translated: ${Object.keys(TRANSLATIONS).join(', ')}; or set a FreeBSD name such as ${FREEBSD_MSL})`);
+  return t.keys;
+}
+
+/** The writes that set Linux `key` to `value` on FreeBSD (FreeBSD names pass through). */
+export function freebsdSysctlWrites(key: string, value: string): SysctlWrite[] {
+  const keys = freebsdSysctlKeys(key);
+  const t = TRANSLATIONS[key];
+  if (!t) return [{ key, value }];
+  const vals = t.write(value);
+  if (!vals) throw new UnsupportedTargetError(`sysctl ${key}=${value}: FreeBSD's ${keys.join('/')} has no such setting`);
+  return keys.map((k, i) => ({ key: k, value: vals[i]! }));
+}
+
+/** The Linux reading of `key` from the FreeBSD values of freebsdSysctlKeys(key), in that order. */
+export function freebsdSysctlRead(key: string, values: readonly string[]): string {
+  const t = TRANSLATIONS[key];
+  return t ? t.read(values) : (values[0] ?? '').trim();
 }
