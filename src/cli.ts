@@ -26,7 +26,7 @@ const USAGE = `usage:
       --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
       --target STACK   run against another TCP stack: linux-6.1-qemu, gvisor, slirp, lwip, or
                        ssh:NAME (a VM over ssh: a Host alias of $TCPLAB_SSH_CONFIG, ./.vagrant/ssh-NAME
-                       or ~/.ssh/config, or user@host) (labs that probe a listener; see tcplab matrix)
+                       or ~/.ssh/config, or user@host); labs marked 'any stack' in tcplab list
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
@@ -186,7 +186,8 @@ async function cmdClean(): Promise<number> {
   const { cleanLeftovers } = await import('./testbed/clean.js');
   const r = await cleanLeftovers();
   const { cleanTargetLeftovers } = await import('./targets/leftovers.js');
-  const targetDirs = cleanTargetLeftovers();
+  const { cleanSshLeftovers } = await import('./targets/ssh.js');
+  const targetDirs = [...cleanTargetLeftovers(), ...cleanSshLeftovers()];
   for (const lab of allLabs) if (lab.clean) targetDirs.push(...(await lab.clean()));
   const lines = [
     ...r.killedPids.map((p) => `killed process ${p}`),

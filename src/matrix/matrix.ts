@@ -100,7 +100,8 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
     col.startMs = Math.round(performance.now() - t0);
     col.stack = target?.stack ?? localStack();
     say(`stack ${f.id}: ${col.stack.os} ${col.stack.release} (ready in ${col.startMs} ms)`);
-    const out = opts.outDir ? join(opts.outDir, f.id) : undefined;
+    // 'ssh:freebsd' -> 'ssh-freebsd': a folder name that Markdown links do not read as a URL scheme.
+    const out = opts.outDir ? join(opts.outDir, f.id.replace(/[^\w.-]/g, '-')) : undefined;
     results[f.id] = [];
     try {
       for (const lab of labs) {
