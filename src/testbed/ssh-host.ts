@@ -198,7 +198,8 @@ export class SshHost {
 
   exec(cmd: string, args: readonly string[], o: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
     const [c, a] = this.command([cmd, ...args]);
-    return run(c, a, o);
+    // pdeathsig: an ssh in flight when this process is SIGKILLed dies with it instead of lingering.
+    return run('setpriv', ['--pdeathsig', 'KILL', '--', c, ...a], o);
   }
 
   /** Blocking exec for exit hooks; errors are the caller's to ignore. */

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
+import { rfc1337Lab } from '../../labs/rfc1337.js';
+import { lastackSynLab } from '../../labs/lastack-syn.js';
 import { runOnTarget } from '../../src/matrix/command.js';
 import { runMatrix } from '../../src/matrix/matrix.js';
 import { findStack, STACKS } from '../../src/matrix/stacks.js';
@@ -160,6 +162,13 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
       expect(r.cases.every((c) => c.packets.some((p) => p.segment.src === vmAddr && t.ghosts.includes(p.segment.dst) && p.segment.flags === 'S.'))).toBe(true);
       // While the run is on, the ghosts' permanent entries are gone again (each session removed its own).
       expect(sh('ip', ['-n', vmNs, 'neigh', 'show', 'nud', 'permanent'])).toBe('');
+      // The other labs that run on any stack, on the same target: the RST at rcv_nxt kills the TIME-WAIT
+      // only with tcp_rfc1337=0 (set over ssh), and the LAST-ACK answers a reused 4-tuple's SYN with a challenge ACK.
+      for (const lab of [rfc1337Lab, lastackSynLab]) {
+        const o = await withTarget(t, () => runLab(lab, { stack: t.stack }));
+        const lines = o.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.map((k) => `${k.id}=${JSON.stringify(k.observed)}:${k.verdict}`).join(' ')}`);
+        for (const c of o.cases) expect(c.verdict, lines.join('\n')).toBe('PASS');
+      }
     } finally {
       await t.dispose();
     }
