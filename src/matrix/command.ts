@@ -11,7 +11,7 @@ import { differingRows, matrixMarkdown, runMatrix } from './matrix.js';
 import { STACKS, findStack } from './stacks.js';
 
 export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
-      --labs A,B       labs to run (default: timewait-syn)
+      --labs A,B       labs to run (default: every lab that runs on any stack: ${allLabs.filter((l) => l.targets).map((l) => l.id).join(', ')})
       --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')});
                        ssh:NAME adds a VM over ssh (a Host alias, e.g. ssh:freebsd, or ssh:user@host)
       --case ID        only this case (repeatable)
@@ -34,7 +34,7 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
-  const labIds = list(values.labs) ?? ['timewait-syn'];
+  const labIds = list(values.labs) ?? allLabs.filter((l) => l.targets).map((l) => l.id);
   const labs: Lab[] = labIds.map((id) => {
     const l = allLabs.find((x) => x.id === id || `lab:${x.id}` === id);
     if (!l) throw new RangeError(`--labs: unknown lab '${id}' (labs: ${allLabs.map((x) => x.id).join(', ')})`);
