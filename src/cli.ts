@@ -94,7 +94,8 @@ async function cmdRun(argv: string[]): Promise<number> {
     return 2;
   }
   const which = positionals[0]!;
-  const labs = which === 'all' ? allLabs.filter((l) => values.slow || !l.slow) : [findLab(which)];
+  // 'all' on a target: the labs that can run there (the others build two hosts on this machine's kernel).
+  const labs = which === 'all' ? allLabs.filter((l) => (values.slow || !l.slow) && (!values.target || l.targets)) : [findLab(which)];
   if (values.case?.length && labs.length !== 1) fail('--case: needs a single lab');
   let scale: number | undefined;
   if (values['tolerance-scale'] !== undefined) {
@@ -122,23 +123,26 @@ async function cmdRun(argv: string[]): Promise<number> {
   const localOnly = values.target ? labs.filter((l) => !l.targets).map((l) => l.id) : [];
   if (localOnly.length) fail(`--target ${values.target}: ${localOnly.join(', ')} cannot run on another stack (they build two hosts on this machine's kernel); labs that can: ${allLabs.filter((l) => l.targets).map((l) => l.id).join(', ')}`);
   try {
-    for (const lab of labs) {
-      process.stderr.write(`tcplab ${lab.id}: ${lab.title}\n`);
-      const r = await runOnTarget(values.target, (stack) => runLab(lab, {
-        stack,
-        cases: values.case,
-        pcapDir,
-        keep: values.keep,
-        toleranceScale: scale,
-        overrides,
-        jobs,
-        signal: ac.signal,
-        onProgress: (l) => process.stderr.write(l + '\n'),
-      }));
-      results.push(r);
-      if (!machine) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute, explain: values.explain }) + '\n');
-      if (ac.signal.aborted) break;
-    }
+    // One target (one boot) for all the labs of this run.
+    await runOnTarget(values.target, async (stack) => {
+      for (const lab of labs) {
+        process.stderr.write(`tcplab ${lab.id}: ${lab.title}\n`);
+        const r = await runLab(lab, {
+          stack,
+          cases: values.case,
+          pcapDir,
+          keep: values.keep,
+          toleranceScale: scale,
+          overrides,
+          jobs,
+          signal: ac.signal,
+          onProgress: (l) => process.stderr.write(l + '\n'),
+        });
+        results.push(r);
+        if (!machine) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute, explain: values.explain }) + '\n');
+        if (ac.signal.aborted) break;
+      }
+    });
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
