@@ -7,9 +7,10 @@ import { lingerLab } from './linger.js';
 import { lastackLab } from './lastack.js';
 import { lastackSynLab } from './lastack-syn.js';
 import { duplicateLab } from './duplicate.js';
+import { pawsLab } from './paws.js';
 import { exhaustionLab } from './exhaustion.js';
 import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, lastackSynLab, duplicateLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];

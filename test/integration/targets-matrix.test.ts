@@ -10,6 +10,7 @@ import { STACKS } from '../../src/matrix/stacks.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { lastackSynLab } from '../../labs/lastack-syn.js';
+import { pawsLab } from '../../labs/paws.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('tcplab matrix', () => {
@@ -17,7 +18,7 @@ describe('tcplab matrix', () => {
   it('runs timewait-syn on linux-host, linux-6.1-qemu, gvisor, slirp and lwip; three stacks differ in one row', async () => {
     const out = mkdtempSync(join(tmpdir(), 'tcplab-matrix-'));
     try {
-      const m = await runMatrix([timewaitSynLab, rfc1337Lab, lastackSynLab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0', 'reuse-syn'] });
+      const m = await runMatrix([timewaitSynLab, rfc1337Lab, lastackSynLab, pawsLab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0', 'reuse-syn', 'ts-older'] });
       expect(m.stacks.map((s) => [s.id, s.unavailable ?? 'ok'])).toEqual(STACKS.map((s) => [s.id, 'ok']));
       expect(m.rows.filter((r) => Object.keys(r.errors).length)).toEqual([]);
       const answer = m.rows.find((r) => r.case === 'isn-above' && r.check === 'answer')!;
@@ -28,6 +29,8 @@ describe('tcplab matrix', () => {
       expect(cell('rfc1337-0', 'rst-minus1')).toEqual({ 'linux-host': 'TIME-WAIT', 'linux-6.1-qemu': 'TIME-WAIT', gvisor: 'TIME-WAIT', slirp: 'gone', lwip: 'TIME-WAIT' });
       expect(cell('rfc1337-0', 'rst-exact')).toEqual({ 'linux-host': 'gone', 'linux-6.1-qemu': 'gone', gvisor: 'TIME-WAIT', lwip: 'TIME-WAIT' });
       expect(cell('reuse-syn', 'client-outcome')).toEqual({ 'linux-host': 'connected after RST + SYN again', 'linux-6.1-qemu': 'connected after RST + SYN again', gvisor: 'connected after RST + SYN again', slirp: 'refused (ECONNREFUSED)', lwip: 'connected after RST + SYN again' });
+      // PAWS: only the Linux kernels drop in-window data with an older timestamp.
+      expect(cell('ts-older', 'stale-data')).toEqual({ 'linux-host': 'dropped', 'linux-6.1-qemu': 'dropped', gvisor: 'accepted', slirp: 'accepted', lwip: 'accepted' });
       for (const r of m.rows) for (const [s, c] of Object.entries(r.cells)) expect(c.verdict, `${r.case}/${r.check} on ${s}`).toBe('PASS');
       // every cell links its pcap, which exists
       for (const c of Object.values(answer.cells)) expect(readFileSync(join(out, c.pcap!)).length).toBeGreaterThan(24);
