@@ -64,6 +64,11 @@ export interface MatrixOptions {
   signal?: AbortSignal;
 }
 
+/** A stack's folder under the output folder: 'ssh:freebsd' -> 'ssh-freebsd', which Markdown links do not read as a URL scheme. */
+function stackDir(id: string): string {
+  return id.replace(/[^\w.-]/g, '-');
+}
+
 export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFactory[], opts: MatrixOptions = {}): Promise<MatrixResult> {
   const say = opts.onProgress ?? (() => {});
   const startedAt = new Date().toISOString();
@@ -100,8 +105,7 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
     col.startMs = Math.round(performance.now() - t0);
     col.stack = target?.stack ?? localStack();
     say(`stack ${f.id}: ${col.stack.os} ${col.stack.release} (ready in ${col.startMs} ms)`);
-    // 'ssh:freebsd' -> 'ssh-freebsd': a folder name that Markdown links do not read as a URL scheme.
-    const out = opts.outDir ? join(opts.outDir, f.id.replace(/[^\w.-]/g, '-')) : undefined;
+    const out = opts.outDir ? join(opts.outDir, stackDir(f.id)) : undefined;
     results[f.id] = [];
     try {
       for (const lab of labs) {
@@ -150,7 +154,7 @@ function toRows(labs: readonly Lab[], results: Record<string, LabResult[]>, outD
           row.cells[stackId] = {
             observed: k.observed, verdict: k.verdict, expected: k.expected, rule: k.rule,
             ...(c.pcap ? { pcap: rel(c.pcap) } : {}),
-            ...(outDir ? { report: `${stackId}/${lab.id}.txt` } : {}),
+            ...(outDir ? { report: `${stackDir(stackId)}/${lab.id}.txt` } : {}),
           };
         }
         if (c.error) {
@@ -175,6 +179,7 @@ function cellText(c: MatrixCell | undefined, col: StackColumn, links: boolean): 
   if (c.verdict === 'DIFFERS') t += ` **DIFFERS** (expected ${c.expected})`;
   else if (c.verdict === 'ERROR') t += ` (${c.rule === 'none' ? 'no expectation' : 'ERROR'})`;
   if (links && c.pcap) t += ` [pcap](${c.pcap})`;
+  if (links && c.report) t += ` [ladder](${c.report})`;
   return t.replace(/\|/g, '\\|');
 }
 
