@@ -73,6 +73,15 @@ export function failedMarker(dir: string, key: string): string {
   return join(dir, `snapshot-${key}.failed`);
 }
 
+/** Why snapshots of this key are not used (with how to retry), or undefined. */
+export function readFailedMarker(dir: string, key: string): string | undefined {
+  try {
+    return `${readFileSync(failedMarker(dir, key), 'utf8').trim()} (remove ${failedMarker(dir, key)} to retry)`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The boot console of the snapshot's guest, copied into each restored run's console log. */
 export function consolePath(dir: string, key: string): string {
   return join(dir, `snapshot-${key}.console`);
@@ -198,7 +207,19 @@ export async function saveSnapshot(qmp: Qmp, sock: string, file: string, timeout
   }
 }
 
-/** Removes snapshots (and their side files) of other keys: a changed kernel or QEMU made them stale. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes snapshots (and their side files) of other keys, which a changed kernel, initramfs or QEMU made
+ * stale, and temp files of writers that died (a start killed while it saved a snapshot).
+ */
 export function removeStale(dir: string, key: string): void {
   let names: string[] = [];
   try {
@@ -208,12 +229,13 @@ export function removeStale(dir: string, key: string): void {
   }
   for (const n of names) {
     const m = /^snapshot-([0-9a-f]{24})(\.console|\.failed)?$/.exec(n);
-    if (m && m[1] !== key) rmSync(join(dir, n), { force: true });
+    const t = /^snapshot-[0-9a-f]{24}(?:\.console|\.failed)?\.tmp-(\d+)-/.exec(n);
+    if ((m && m[1] !== key) || (t && !alive(Number(t[1])))) rmSync(join(dir, n), { force: true });
   }
 }
 
 export function writeAtomic(path: string, data: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = tempFor(path);
   writeFileSync(tmp, data);
   renameSync(tmp, path);
 }
