@@ -4,12 +4,15 @@
 #   qemu-system-x86  linux-6.1-qemu (TCG)      busybox-static  the guest's userland
 #   runsc            gvisor                     slirp4netns     slirp
 #   liblwip-dev      lwip                       gcc, libc6-dev  guest/peer.c (static and lwIP builds)
+#   xz-utils, binutils (readelf)  the unpacked PVH kernel (guest/build.sh; without them: slower cold boots)
+# The first QEMU target start builds the guest snapshot (.cache/guest/snapshot-*, one cold boot); later
+# starts restore it in well under a second.
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
 for p in qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox runsc:runsc slirp4netns:slirp4netns \
-         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc; do
+         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc xz-utils:xz binutils:readelf; do
   pkg=${p%%:*}; what=${p#*:}
   case "$what" in
     /*) [ -e "$what" ] || need="$need $pkg" ;;
