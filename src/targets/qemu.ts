@@ -33,7 +33,7 @@ export interface QemuOptions {
   /** Where guest/build.sh put vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest. */
   guestDir?: string;
   memoryMb?: number;
-  /** Boot to the guest peer's first line. Default 120 s ($TCPLAB_QEMU_BOOT_MS): TCG on a shared 2-core machine. */
+  /** Boot to the guest peer's first line (a restore: at most 30 s of it). Default 120 s ($TCPLAB_QEMU_BOOT_MS): TCG on a shared 2-core machine. */
   bootTimeoutMs?: number;
   /** Build the guest (guest/build.sh) when its files are missing. Default true. */
   build?: boolean;
@@ -390,7 +390,7 @@ export class QemuTarget implements LabTarget {
   }
 }
 
-/** Spawns QEMU in the namespace under pdeathsig; `fd` becomes its SNAPSHOT_FD (a snapshot to write or read). */
+/** Spawns QEMU in the namespace under pdeathsig; `fd` (the snapshot to restore) becomes its SNAPSHOT_FD. */
 function launchVm(ns: string, qemuArgs: string[], tmp: string, fd?: number): Vm {
   const args = ['netns', 'exec', ns, 'setpriv', '--pdeathsig', 'KILL', '--', QEMU, ...qemuArgs];
   const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...(fd === undefined ? [] : [fd])];
