@@ -168,7 +168,8 @@ export function tempFor(file: string): string {
 /**
  * Migrates the running guest into `file`: QEMU sends its state to a unix socket of ours (`sock`), which
  * we write to a temp file and rename into place once QEMU says the migration completed and the stream
- * ended. (An exec: URI, `cat > file`, would leave the end of the file to a child QEMU signals on close.)
+ * ended. (With an exec: URI, `cat > file`, finishing the file would be up to a child that QEMU may signal
+ * when it closes the channel; and QEMU 7.2 takes no `fd:` number for an outgoing migration.)
  * The guest keeps running while its RAM is copied (an idle guest: a few ms of stop-and-copy at the
  * end) and is paused when this returns.
  */
@@ -181,6 +182,7 @@ export async function saveSnapshot(qmp: Qmp, sock: string, file: string, timeout
     if (written) return void c.destroy();
     const out = createWriteStream(tmp, { mode: 0o644 });
     written = pipeline(c, out);
+    written.catch(() => undefined); // awaited below; a write error must not be an unhandled rejection before that
   });
   await new Promise<void>((res, rej) => server.listen(sock, res).once('error', rej));
   try {
