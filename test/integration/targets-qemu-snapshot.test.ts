@@ -62,6 +62,21 @@ describe('linux-6.1-qemu snapshot restore', () => {
         await t.host.channel.must(['sleep', '1']);
         expect(Date.now() - s0).toBeGreaterThanOrEqual(950);
         expect(Date.now() - s0).toBeLessThan(3000);
+        // The kernel's TCP timers too: a SYN to an address that never answers is retransmitted after the
+        // initial RTO, 1 s, as the tap shows.
+        {
+          await using s = await t.probe({ port: 9 });
+          const p = await s.peer();
+          const since = BigInt(Date.now()) * 1_000_000n;
+          const syn = { src: s.addr, dst: s.ghost, dport: 9, flags: { set: 'S', unset: '.' } } as const;
+          const connecting = p.call('connect', { addr: s.ghost, port: 9, timeoutMs: 1600 }).catch((e: Error) => e);
+          const first = await s.wire.expect(syn, { since, within: 3000 });
+          const again = await s.wire.expect(syn, { since: first.tsNs + 1n, within: 3000 });
+          const rto = Number(again.tsNs - first.tsNs) / 1e6;
+          expect(rto).toBeGreaterThan(950);
+          expect(rto).toBeLessThan(1400);
+          expect(String(await connecting)).toMatch(/ETIMEDOUT|timed out/i);
+        }
         // The wall clock was set from the host's.
         const guestNow = Number((await t.host.channel.must(['date', '+%s'])).trim());
         expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(5);
