@@ -6,12 +6,16 @@
 #   liblwip-dev      lwip                       gcc, libc6-dev  guest/peer.c (static and lwIP builds)
 #   openssh-server/-client  ssh:NAME targets' end-to-end test, which runs its own sshd inside a
 #                    testbed namespace (under systemd, Debian also starts the system's sshd on install)
+#   xz-utils, binutils (readelf)  the unpacked PVH kernel (guest/build.sh; without them: slower cold boots)
+# The first QEMU target start builds the guest snapshot (.cache/guest/snapshot-*, one cold boot); later
+# starts restore it in well under a second.
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
 for p in qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox runsc:runsc slirp4netns:slirp4netns \
-         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc openssh-server:/usr/sbin/sshd openssh-client:ssh; do
+         liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc openssh-server:/usr/sbin/sshd openssh-client:ssh \
+         xz-utils:xz binutils:readelf; do
   pkg=${p%%:*}; what=${p#*:}
   case "$what" in
     /*) [ -e "$what" ] || need="$need $pkg" ;;

@@ -4,8 +4,12 @@
 // shows the real segments. The guest is driven over a virtio serial port (JSON lines, guest/peer.c).
 // qemu runs inside the namespace under `setpriv --pdeathsig KILL`: it dies with this process even on
 // SIGKILL, and the testbed's clean-up (and `tcplab clean`) kills whatever still runs in the namespace.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// Start-up: the guest is restored from a snapshot of a freshly booted guest in the guest cache (about
+// 0.6 s to ready instead of a 4 s cold boot; qemu-snapshot.ts has the details and what restored guests
+// share). The first start builds the snapshot; TCPLAB_QEMU_COLD=1 (or `cold: true`) boots Linux instead.
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVersion, type StackInfo } from '../lab/kernel.js';
 import type { PeerClient } from '../peer/client.js';
@@ -22,18 +26,21 @@ import { Wire } from '../wire/wire.js';
 import { GuestChannel } from './guest-channel.js';
 import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
+import { consolePath, failedMarker, Qmp, readFailedMarker, removeStale, saveSnapshot, SNAPSHOT_FD, snapshotKey, snapshotPath, writeAtomic } from './qemu-snapshot.js';
 import type { LabTarget, ProbeSession, TargetFactory, TargetHost } from './target.js';
 
 export interface QemuOptions {
   /** Where guest/build.sh put vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest. */
   guestDir?: string;
   memoryMb?: number;
-  /** Boot to the guest peer's first line. Default 120 s ($TCPLAB_QEMU_BOOT_MS): TCG on a shared 2-core machine. */
+  /** Boot to the guest peer's first line (a restore: at most 30 s of it). Default 120 s ($TCPLAB_QEMU_BOOT_MS): TCG on a shared 2-core machine. */
   bootTimeoutMs?: number;
   /** Build the guest (guest/build.sh) when its files are missing. Default true. */
   build?: boolean;
   /** Capture point/host name of the guest. Default 'guest'. */
   name?: string;
+  /** Boot Linux instead of restoring the guest cache's snapshot. Default: true when $TCPLAB_QEMU_COLD is 1. */
+  cold?: boolean;
 }
 
 export function guestDir(): string {
@@ -126,6 +133,67 @@ function nth24(runId: string): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255].join('.');
 }
 
+/** How a QemuTarget's guest came up. */
+export interface QemuBoot {
+  /** 'restored': from the guest cache's snapshot (built first when missing); 'cold': Linux booted. */
+  mode: 'restored' | 'cold';
+  /** This start built the snapshot (a cold boot, saved, then restored). */
+  built: boolean;
+  /** Spawn to ready (peer answers, network configured). */
+  ms: number;
+  snapshot?: string;
+  /** Why a cold boot when a snapshot was wanted, or what went wrong with it. */
+  note?: string;
+}
+
+/** One QEMU process with its control channel. */
+interface Vm {
+  proc: ChildProcess;
+  ch: GuestChannel;
+  /** Rejects when QEMU exits (with its stderr and the console's tail). */
+  exited: Promise<never>;
+  /** The snapshot it was restored from (-incoming). */
+  restoredFrom?: string;
+}
+
+const GUEST_MAC = '52:54:00:7c:0a:01'; // fixed: it is part of a snapshot's state (the tap is per run anyway)
+// Per-run argv values, replaced by these in the snapshot key (they are backends, not guest state).
+const TAP = '@TAP@';
+const CONSOLE = '@CONSOLE@';
+
+/** QEMU's argv for the guest; the snapshot key hashes it with the placeholders above. */
+function qemuArgv(kernel: string, initrd: string, memoryMb: number, tap: string, consoleLog: string): string[] {
+  const qboot = '/usr/share/qemu/qboot.rom';
+  return [
+    ...(existsSync(qboot) ? ['-bios', qboot] : []), // qboot skips SeaBIOS's slow POST under TCG
+    '-machine', 'pc', '-cpu', 'qemu64', '-accel', 'tcg', '-m', String(memoryMb), '-smp', '1',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-kernel', kernel, '-initrd', initrd,
+    // quiet: every console line costs under TCG; tsc=reliable: no clocksource watchdog, which under a
+    // loaded host could demote the TSC to the (slowly emulated) HPET.
+    '-append', 'console=ttyS0 quiet panic=-1 mitigations=off no_timer_check tsc=reliable',
+    '-chardev', `file,id=con,path=${consoleLog},append=on`, '-serial', 'chardev:con',
+    '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no,vnet_hdr=off`,
+    '-device', `virtio-net-pci,netdev=n0,mac=${GUEST_MAC}`,
+    '-device', 'virtio-serial-pci', '-chardev', 'stdio,id=ctl,signal=off', '-device', 'virtserialport,chardev=ctl,name=tcplab',
+  ];
+}
+
+function guestFiles(dir: string, opts: QemuOptions): { kernel: string; initrd: string; memoryMb: number; key: string } {
+  // The unpacked kernel when build.sh could make it (PVH boot: no self-decompression under TCG).
+  const kernel = existsSync(join(dir, 'vmlinux')) ? join(dir, 'vmlinux') : join(dir, 'vmlinuz');
+  const initrd = join(dir, 'initramfs');
+  const memoryMb = opts.memoryMb ?? 256;
+  const key = snapshotKey(QEMU, qemuArgv(kernel, initrd, memoryMb, TAP, CONSOLE), [kernel, initrd]);
+  return { kernel, initrd, memoryMb, key };
+}
+
+/** The snapshot QemuTarget.start(opts) restores (or builds), whether or not it exists yet. */
+export function qemuSnapshotPath(opts: QemuOptions = {}): string {
+  const dir = opts.guestDir ?? guestDir();
+  return snapshotPath(dir, guestFiles(dir, opts).key);
+}
+
 export class QemuTarget implements LabTarget {
   readonly id = 'linux-6.1-qemu';
   private ghostSeq = 0;
@@ -140,11 +208,16 @@ export class QemuTarget implements LabTarget {
     readonly tap: string,
     readonly tapMac: string,
     readonly net: string,
+    readonly boot: QemuBoot,
     private readonly proc: ChildProcess,
     private readonly tmp: string,
   ) {}
 
-  /** Boots the guest; resolves when its peer answers and its network is configured. */
+  /**
+   * Starts the guest; resolves when its peer answers and its network is configured. The guest is
+   * restored from the guest cache's snapshot (qemu-snapshot.ts), which the first start builds; a
+   * restore that fails falls back to a cold boot. TCPLAB_QEMU_COLD=1 always boots cold.
+   */
   static async start(opts: QemuOptions = {}): Promise<QemuTarget> {
     const dir = opts.guestDir ?? guestDir();
     const why = await qemuUnavailable(dir);
@@ -154,11 +227,12 @@ export class QemuTarget implements LabTarget {
       await buildGuest();
     }
     cleanTargetLeftovers();
+    const t0 = Date.now();
     const tb = await Testbed.create({ hosts: ['prober'], links: [] });
-    // The console log: /run/tcplab-qemu-<runId>, removed on dispose (or by cleanTargetLeftovers after a kill).
+    // The console log and QMP socket: /run/tcplab-qemu-<runId>, removed on dispose (or by cleanTargetLeftovers after a kill).
     const tmp = targetRunDir('qemu', tb.runId);
     mkdirSync(tmp, { recursive: true });
-    let proc: ChildProcess | undefined;
+    const vms: Vm[] = [];
     try {
       const prober = tb.host('prober');
       const ns = prober.netns;
@@ -169,56 +243,82 @@ export class QemuTarget implements LabTarget {
       await must('ip', ['-n', ns, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
       await must('ip', ['-n', ns, '-batch', '-'], { input: `link set ${tap} up\naddr add ${tapAddr}/24 dev ${tap}\n` });
       const tapMac = (JSON.parse(await must('ip', ['-n', ns, '-j', 'link', 'show', tap])) as Array<{ address: string }>)[0]!.address;
-      const guestMac = `52:54:00:${tb.runId.slice(0, 2)}:${tb.runId.slice(2, 4)}:${tb.runId.slice(4, 6)}`;
 
-      const qboot = '/usr/share/qemu/qboot.rom';
-      const args = [
-        'netns', 'exec', ns, 'setpriv', '--pdeathsig', 'KILL', '--', QEMU,
-        ...(existsSync(qboot) ? ['-bios', qboot] : []), // qboot skips SeaBIOS's slow POST under TCG
-        '-machine', 'pc', '-cpu', 'qemu64', '-accel', 'tcg', '-m', String(opts.memoryMb ?? 256), '-smp', '1',
-        '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-        '-kernel', join(dir, 'vmlinuz'), '-initrd', join(dir, 'initramfs'),
-        '-append', 'console=ttyS0 quiet panic=-1 mitigations=off',
-        '-serial', `file:${join(tmp, 'console.log')}`,
-        '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no,vnet_hdr=off`,
-        '-device', `virtio-net-pci,netdev=n0,mac=${guestMac}`,
-        '-device', 'virtio-serial-pci', '-chardev', 'stdio,id=ctl,signal=off', '-device', 'virtserialport,chardev=ctl,name=tcplab',
-      ];
-      proc = spawn('ip', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stderr = '';
-      proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-      const ch = new GuestChannel(proc.stdout!, proc.stdin!, 'qemu guest');
-      proc.stdin!.on('error', () => undefined);
-      const exited = new Promise<never>((_, rej) =>
-        proc!.once('exit', (code, sig) => {
-          const err = new Error(`qemu exited (code ${code}, signal ${sig}) ${stderr.trim()} ${consoleTail(tmp)}`.trim());
-          ch.fail(err);
-          rej(err);
-        }),
-      );
-      exited.catch(() => undefined);
+      const { kernel, initrd, memoryMb, key } = guestFiles(dir, opts);
+      const consoleLog = join(tmp, 'console.log');
+      const argv = qemuArgv(kernel, initrd, memoryMb, tap, consoleLog);
+      const snap = snapshotPath(dir, key);
       const bootMs = opts.bootTimeoutMs ?? Number(process.env.TCPLAB_QEMU_BOOT_MS ?? 120_000);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        ch.ready,
-        exited,
-        new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`qemu guest: not ready within ${bootMs} ms ${consoleTail(tmp)}`)), bootMs))),
-      ]).finally(() => clearTimeout(timer));
+      const launch = (extra: string[], fd?: number): Vm => {
+        const vm = launchVm(ns, [...argv, ...extra], tmp, fd);
+        vms.push(vm);
+        return vm;
+      };
 
-      // The guest's network: one address on the tap's /24, no IPv6 chatter.
-      await ch.writeFile('/proc/sys/net/ipv6/conf/all/disable_ipv6', '1');
-      await ch.writeFile('/proc/sys/net/ipv6/conf/default/disable_ipv6', '1');
-      await ch.must(['ip', 'link', 'set', 'eth0', 'up']);
-      await ch.must(['ip', 'addr', 'add', `${guestAddr}/24`, 'dev', 'eth0']);
+      let vm: Vm | undefined;
+      let built = false;
+      let note: string | undefined;
+      const failed = readFailedMarker(dir, key);
+      if (opts.cold ?? process.env.TCPLAB_QEMU_COLD === '1') note = opts.cold ? 'cold: true' : 'TCPLAB_QEMU_COLD=1';
+      else if (failed) note = failed;
+      else {
+        if (!existsSync(snap)) {
+          // No snapshot yet: boot cold, save the guest the moment its peer is up, and restore from the file
+          // (which proves it works before later runs count on it).
+          try {
+            await buildSnapshot(launch, tmp, snap, consolePath(dir, key), bootMs);
+            removeStale(dir, key);
+            built = true;
+          } catch (e) {
+            note = `snapshot not built: ${(e as Error).message}`;
+          }
+          await Promise.all(vms.map(stop));
+        }
+        if (existsSync(snap)) {
+          try {
+            vm = await restore(launch, snap, consolePath(dir, key), consoleLog, bootMs);
+          } catch (e) {
+            note = `restore failed: ${(e as Error).message}`;
+            await Promise.all(vms.map(stop));
+            // QEMU refused the file (not a timeout of a loaded machine): drop it; the next start rebuilds it,
+            // or, when it was just built, boots cold from now on (the marker says why).
+            if ((e as { qemuExited?: boolean }).qemuExited) {
+              rmSync(snap, { force: true });
+              if (built) writeAtomic(failedMarker(dir, key), note);
+            }
+            built = false;
+          }
+        }
+      }
+      if (!vm) {
+        vm = launch([]);
+        await ready(vm, vm.ch.ready, bootMs, tmp);
+      }
+      const ch = vm.ch;
+      const mode: QemuBoot['mode'] = vm.restoredFrom ? 'restored' : 'cold';
+      // One guest command for all of the run's set-up: the first fork+exec after a restore is the slow part
+      // (TCG translates the kernel's and busybox's code anew), the commands after it are cheap.
+      const setup = [
+        // A restored guest's RNG and wall clock are the snapshot's: re-seed it before anything draws the TCP
+        // secrets (qemu-snapshot.ts says why) and set the clock (a cold guest read it from the RTC).
+        ...(mode === 'restored' ? [`/reseed ${randomBytes(64).toString('hex')}`, `date -u -s @${Math.floor(Date.now() / 1000)} >/dev/null`] : []),
+        // The guest's network: one address on the tap's /24, no IPv6 chatter.
+        'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6',
+        'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6',
+        'ip link set eth0 up',
+        `ip addr add ${guestAddr}/24 dev eth0`,
+      ];
+      await ch.must(['/bin/sh', '-ec', setup.join('\n')]);
       const release = (await ch.read('/proc/sys/kernel/osrelease')).trim();
       const version = await ch.read('/proc/version');
       // Debian's release (6.1.0-56-amd64) hides the upstream version, which /proc/version states.
       const upstream = [...version.matchAll(/Debian (\d+\.\d+\.\d+)-/g)].pop()?.[1] ?? release; // not gcc's 'Debian 12.2.0-14'
       const stack: StackInfo = { os: 'linux', release, version: parseVersion(upstream) };
       const name = opts.name ?? 'guest';
-      return new QemuTarget(stack, new QemuHost(name, ch, guestAddr), tb, ns, tap, tapMac, net, proc, tmp);
+      const boot: QemuBoot = { mode, built, ms: Date.now() - t0, ...(mode === 'restored' ? { snapshot: snap } : {}), ...(note ? { note } : {}) };
+      return new QemuTarget(stack, new QemuHost(name, ch, guestAddr), tb, ns, tap, tapMac, net, boot, vm.proc, tmp);
     } catch (e) {
-      proc?.kill('SIGKILL');
+      await Promise.all(vms.map(stop));
       await tb.dispose().catch(() => undefined);
       rmSync(tmp, { recursive: true, force: true });
       throw e;
@@ -288,6 +388,95 @@ export class QemuTarget implements LabTarget {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/** Spawns QEMU in the namespace under pdeathsig; `fd` (the snapshot to restore) becomes its SNAPSHOT_FD. */
+function launchVm(ns: string, qemuArgs: string[], tmp: string, fd?: number): Vm {
+  const args = ['netns', 'exec', ns, 'setpriv', '--pdeathsig', 'KILL', '--', QEMU, ...qemuArgs];
+  const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...(fd === undefined ? [] : [fd])];
+  const proc = spawn('ip', args, { stdio });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const ch = new GuestChannel(proc.stdout!, proc.stdin!, 'qemu guest');
+  proc.stdin!.on('error', () => undefined);
+  const exited = new Promise<never>((_, rej) =>
+    proc.once('exit', (code, sig) => {
+      const err = Object.assign(new Error(`qemu exited (code ${code}, signal ${sig}) ${stderr.trim()} ${consoleTail(tmp)}`.trim()), { qemuExited: true });
+      ch.fail(err);
+      rej(err);
+    }),
+  );
+  exited.catch(() => undefined);
+  return { proc, ch, exited };
+}
+
+/** Waits for `what` (the peer's ready line, or an answer) unless QEMU exits or `ms` pass first. */
+async function ready<T>(vm: Vm, what: Promise<T>, ms: number, tmp: string, label = 'ready'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      what,
+      vm.exited,
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`qemu guest: not ${label} within ${ms} ms ${consoleTail(tmp)}`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** SIGKILLs a QEMU (if it still runs) and waits until it is gone. */
+async function stop(vm: Vm): Promise<void> {
+  const p = vm.proc;
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise<void>((res) => p.once('exit', () => res()));
+  p.kill('SIGKILL');
+  await gone;
+}
+
+/**
+ * Boots the guest cold with a QMP socket and migrates it into the snapshot file the moment its peer is
+ * ready: before the host has configured anything in it.
+ */
+async function buildSnapshot(launch: (extra: string[], fd?: number) => Vm, tmp: string, snap: string, savedConsole: string, bootMs: number): Promise<void> {
+  const qmpPath = join(tmp, 'qmp.sock');
+  const vm = launch(['-qmp', `unix:${qmpPath},server=on,wait=off`]);
+  try {
+    await ready(vm, vm.ch.ready, bootMs, tmp);
+    const qmp = await ready(vm, Qmp.connect(qmpPath), 10_000, tmp, 'reachable over QMP');
+    try {
+      await ready(vm, saveSnapshot(qmp, join(tmp, 'migrate.sock'), snap), 60_000, tmp, 'saved');
+    } finally {
+      qmp.close();
+    }
+    writeAtomic(savedConsole, readFileSync(join(tmp, 'console.log'), 'utf8'));
+  } finally {
+    await stop(vm);
+  }
+}
+
+/** Restores the snapshot into a new QEMU; resolves when the guest's peer answers. */
+async function restore(launch: (extra: string[], fd?: number) => Vm, snap: string, savedConsole: string, consoleLog: string, bootMs: number): Promise<Vm> {
+  // The run's console starts with the boot the snapshot was taken from.
+  let boot = '';
+  try {
+    boot = readFileSync(savedConsole, 'utf8');
+  } catch {
+    // an older snapshot without its console
+  }
+  writeFileSync(consoleLog, `${boot}\ntcplab: restored from ${snap} at ${new Date().toISOString()}\n`);
+  const fd = openSync(snap, 'r');
+  let vm: Vm;
+  try {
+    // announce-rounds=0: no RARP "I moved" frames on the tap (nothing moved, and labs capture there).
+    vm = launch(['-incoming', `fd:${SNAPSHOT_FD}`, '-global', 'migration.announce-rounds=0'], fd);
+  } finally {
+    closeSync(fd);
+  }
+  vm.restoredFrom = snap;
+  // The peer said "ready" before the snapshot; a restored one is ready when it answers. Restoring takes
+  // well under a second; a restore that hangs is not waited for as long as a boot.
+  await ready(vm, vm.ch.read('/proc/uptime'), Math.min(bootMs, 30_000), join(consoleLog, '..'), 'answering after restore');
+  return vm;
 }
 
 function consoleTail(tmp: string): string {
