@@ -198,9 +198,12 @@ export function matrixMarkdown(m: MatrixResult, opts: { links?: boolean } = {}):
     if (local.length) out.push(`lab:${lab} builds two hosts on this machine's kernel, so it did not run on ${local.join(', ')}.`, '');
     out.push(`| case | check | ${m.stacks.map((s) => s.id).join(' | ')} |`);
     out.push(`|---|---|${m.stacks.map(() => '---').join('|')}|`);
+    let lastCase = '';
     for (const r of m.rows.filter((x) => x.lab === lab)) {
       const cells = m.stacks.map((s) => (s.localOnly?.includes(lab) ? 'n/a (lab needs two local hosts)' : r.check === '(case)' ? (s.unavailable ? 'unavailable' : r.errors[s.id] ? `ERROR: ${r.errors[s.id]!.replace(/\|/g, '\\|').slice(0, 120)}` : '—') : cellText(r.cells[s.id], s, links)));
-      out.push(`| ${r.caseTitle} | ${r.checkTitle} | ${cells.join(' | ')} |`);
+      // A case's title heads its first row only: the table reads as groups of checks.
+      out.push(`| ${r.case === lastCase ? '' : r.caseTitle} | ${r.checkTitle} | ${cells.join(' | ')} |`);
+      lastCase = r.case;
     }
   }
   return out.join('\n') + '\n';

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { lastackSynLab } from '../../labs/lastack-syn.js';
+import { pawsLab } from '../../labs/paws.js';
 import { runOnTarget } from '../../src/matrix/command.js';
 import { runMatrix } from '../../src/matrix/matrix.js';
 import { findStack, STACKS } from '../../src/matrix/stacks.js';
@@ -163,8 +164,9 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
       // While the run is on, the ghosts' permanent entries are gone again (each session removed its own).
       expect(sh('ip', ['-n', vmNs, 'neigh', 'show', 'nud', 'permanent'])).toBe('');
       // The other labs that run on any stack, on the same target: the RST at rcv_nxt kills the TIME-WAIT
-      // only with tcp_rfc1337=0 (set over ssh), and the LAST-ACK answers a reused 4-tuple's SYN with a challenge ACK.
-      for (const lab of [rfc1337Lab, lastackSynLab]) {
+      // only with tcp_rfc1337=0 (set over ssh), the LAST-ACK answers a reused 4-tuple's SYN with a challenge ACK,
+      // and PAWS drops data with an older timestamp.
+      for (const lab of [rfc1337Lab, lastackSynLab, pawsLab]) {
         const o = await withTarget(t, () => runLab(lab, { stack: t.stack }));
         const lines = o.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.map((k) => `${k.id}=${JSON.stringify(k.observed)}:${k.verdict}`).join(' ')}`);
         for (const c of o.cases) expect(c.verdict, lines.join('\n')).toBe('PASS');
