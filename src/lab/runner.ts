@@ -168,7 +168,10 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   const selected = lab.cases.filter((c) => !opts.cases?.length || opts.cases.includes(c.id));
   // Cases are independent (each builds its own testbed), so --jobs N may run several at once;
   // their progress is then buffered per case and printed in order, so the story stays readable.
-  const jobs = Math.max(1, Math.min(opts.jobs ?? 1, selected.length));
+  // On a target every case shares one stack: cases setting the same sysctl to different values (and
+  // restoring it) would spoil each other's experiment, so they run one after the other there.
+  const jobs = target ? 1 : Math.max(1, Math.min(opts.jobs ?? 1, selected.length));
+  if (target && (opts.jobs ?? 1) > 1) progress(`--jobs ${opts.jobs}: cases run one at a time on target ${target.id} (they share its sysctls)`);
   const runCase = async (lc: LabCase, progress: (line: string) => void): Promise<CaseResult> => {
     progress(`case ${lc.id}: ${lc.title}`);
     const t0 = nowNs();
