@@ -11,6 +11,7 @@ import type { PeerClient } from '../src/peer/client.js';
 import { inNetns } from '../src/testbed/exec.js';
 import { spawn } from 'node:child_process';
 import { currentTarget, type TargetHost } from '../src/targets/target.js';
+import type { CraftedConn } from '../src/wire/crafted.js';
 
 export type Sysctls = Readonly<Record<string, string | number>>;
 
@@ -388,3 +389,32 @@ export function simultaneousCloses(recs: readonly PacketRecord[], clientAddr: st
   }
   return out;
 }
+
+export const FIN_ACK = 'a TIME-WAIT acknowledges a retransmitted FIN (RFC 9293 §3.10.7.4, TIME-WAIT: "acknowledge it, and restart the 2 MSL timeout")';
+
+/** What the stack answers to a retransmission of the prober's FIN: a live TIME-WAIT ACKs it, a closed 4-tuple RSTs. */
+function finProbeState(reply: PacketRecord | undefined): string {
+  const r = classifyReply(reply);
+  return r === 'ACK' ? 'TIME-WAIT' : r === 'RST' ? 'gone' : `unknown (${r} to the FIN)`;
+}
+
+export interface Liveness {
+  state: string;
+  sockets: string[];
+  packets: PacketRecord[];
+}
+
+/** Is the server's TIME-WAIT still there? Its socket table says so where it has one; elsewhere its answer to a retransmitted FIN. */
+export async function liveness(ctx: CaseContext, p: Probe, conn: CraftedConn, finSeq: number, local: Endpoint, remote: Endpoint, fromServer: (x: PacketRecord) => boolean, waitMs = 150): Promise<Liveness> {
+  if (p.server.sockets) {
+    const s = await socketOf(p.server, local, remote);
+    return { state: s?.state ?? 'gone', sockets: [sockLineOr(s)], packets: [] };
+  }
+  const since = conn.send('F.', { seq: finSeq }); // with the connection's next timestamp, if it has them
+  await ctx.sleep(waitMs);
+  const fin = packets(p.wire, p.point, (x) => x.tsNs >= since && x.segment.src === p.ghostAddr && x.segment.flags.includes('F'))[0];
+  const reply = packets(p.wire, p.point, (x) => x.tsNs >= since && fromServer(x))[0];
+  return { state: finProbeState(reply), sockets: [`(no socket table: asked with a retransmitted FIN, seq ${finSeq}; ${FIN_ACK}, a closed 4-tuple answers RST)`], packets: [fin, reply].filter((x): x is PacketRecord => !!x) };
+}
+
+export type Endpoint = { addr: string; port: number };

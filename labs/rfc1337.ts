@@ -9,7 +9,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply, type Probe } from './common.js';
+import { counting, FIN_ACK, liveness, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply } from './common.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 
 const SERVER_PORT = 8080;
@@ -40,7 +40,6 @@ const GVISOR_RST = "handleTimeWaitSegment() (gVisor pkg/tcpip/transport/tcp/rcv.
 const LWIP_RST = 'tcp_timewait_input() (lwIP src/core/tcp_in.c): an RST in TIME_WAIT is ignored (RFC 1337); no knob';
 const SLIRP_OOW = 'tcp_input() (libslirp, 4.4BSD): a segment beyond the receive window goes to dropafterack, which drops an RST without answering';
 const SLIRP_KILL = 'tcp_input() (libslirp, 4.4BSD before RFC 5961): the RST is only trimmed against the window, never required to be exact, and any RST that reaches the state switch closes a TIME_WAIT (tcp_close()): rcv_nxt - 1, rcv_nxt and rcv_nxt + 1 all kill it; no knob';
-const FIN_ACK = 'a TIME-WAIT acknowledges a retransmitted FIN (RFC 9293 §3.10.7.4, TIME-WAIT: "acknowledge it, and restart the 2 MSL timeout")';
 
 function survival(rfc1337: 0 | 1, probe: RstProbe): Expectation {
   const others = {
@@ -54,32 +53,6 @@ function survival(rfc1337: 0 | 1, probe: RstProbe): Expectation {
     : { linux: [{ versions: '*', expect: 'TIME-WAIT', because: KEEP }], freebsd: [{ versions: '*', expect: 'TIME-WAIT', because: 'tcp_twcheck(): RSTs are dropped in TIME-WAIT' }], ...others };
 }
 
-/** What the stack answers to a retransmission of the prober's FIN: a live TIME-WAIT ACKs it, a closed 4-tuple RSTs. */
-function finProbeState(reply: PacketRecord | undefined): string {
-  const r = classifyReply(reply);
-  return r === 'ACK' ? 'TIME-WAIT' : r === 'RST' ? 'gone' : `unknown (${r} to the FIN)`;
-}
-
-interface Liveness {
-  state: string;
-  sockets: string[];
-  packets: PacketRecord[];
-}
-
-/** Is the server's TIME-WAIT still there? Its socket table says so where it has one; elsewhere its answer to a retransmitted FIN. */
-async function liveness(ctx: CaseContext, p: Probe, conn: CraftedConn, finSeq: number, local: Endpoint, remote: Endpoint, fromServer: (x: PacketRecord) => boolean): Promise<Liveness> {
-  if (p.server.sockets) {
-    const s = await socketOf(p.server, local, remote);
-    return { state: s?.state ?? 'gone', sockets: [sockLineOr(s)], packets: [] };
-  }
-  const since = conn.send('F.', { seq: finSeq, options: [] });
-  await ctx.sleep(ANSWER_WAIT_MS);
-  const fin = packets(p.wire, p.point, (x) => x.tsNs >= since && x.segment.src === p.ghostAddr && x.segment.flags.includes('F'))[0];
-  const reply = packets(p.wire, p.point, (x) => x.tsNs >= since && fromServer(x))[0];
-  return { state: finProbeState(reply), sockets: [`(no socket table: asked with a retransmitted FIN, seq ${finSeq}; ${FIN_ACK}, a closed 4-tuple answers RST)`], packets: [fin, reply].filter((x): x is PacketRecord => !!x) };
-}
-
-type Endpoint = { addr: string; port: number };
 
 function labCase(rfc1337: 0 | 1): LabCase {
   return {
@@ -112,7 +85,7 @@ function labCase(rfc1337: 0 | 1): LabCase {
       if (p.server.sockets) tw = await waitSocket(p.server, local, remote, (s) => s?.state === 'TIME-WAIT');
       const first = p.server.sockets
         ? { state: tw?.state ?? 'gone', sockets: [sockLineOr(tw)], packets: [] as PacketRecord[] }
-        : await liveness(ctx, p, conn, finSeq, local, remote, fromServer);
+        : await liveness(ctx, p, conn, finSeq, local, remote, fromServer, ANSWER_WAIT_MS);
       ctx.check({
         id: 'time-wait',
         title: 'the server, which closed first, holds the 4-tuple in TIME-WAIT',
@@ -141,7 +114,7 @@ function labCase(rfc1337: 0 | 1): LabCase {
         const rst = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.flags.includes('R') && x.segment.src === ghost.addr)[0];
         // Answers to the RST itself: those before the liveness probe (if any) is sent.
         const replies = packets(p.wire, point, (x) => x.tsNs >= since && fromServer(x));
-        const after = await liveness(ctx, p, conn, finSeq, local, remote, fromServer);
+        const after = await liveness(ctx, p, conn, finSeq, local, remote, fromServer, ANSWER_WAIT_MS);
         alive = after.state === 'TIME-WAIT';
         ctx.check({
           id: `rst-${probe.id}`,
