@@ -191,7 +191,9 @@ async function cmdClean(): Promise<number> {
   const r = await cleanLeftovers();
   const { cleanTargetLeftovers } = await import('./targets/leftovers.js');
   const { cleanSshLeftovers } = await import('./targets/ssh.js');
-  const targetDirs = [...cleanTargetLeftovers(), ...cleanSshLeftovers()];
+  const { removeDeadTemps } = await import('./targets/qemu-snapshot.js');
+  const { guestDir } = await import('./targets/qemu.js');
+  const targetDirs = [...cleanTargetLeftovers(), ...cleanSshLeftovers(), ...removeDeadTemps(guestDir())];
   for (const lab of allLabs) if (lab.clean) targetDirs.push(...(await lab.clean()));
   const lines = [
     ...r.killedPids.map((p) => `killed process ${p}`),

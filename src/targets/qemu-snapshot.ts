@@ -223,16 +223,30 @@ function alive(pid: number): boolean {
  * stale, and temp files of writers that died (a start killed while it saved a snapshot).
  */
 export function removeStale(dir: string, key: string): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
+  for (const n of listDir(dir)) {
     const m = /^snapshot-([0-9a-f]{24})(\.console|\.failed)?$/.exec(n);
+    if (m && m[1] !== key) rmSync(join(dir, n), { force: true });
+  }
+  removeDeadTemps(dir);
+}
+
+/** Removes snapshot temp files whose writer died (for `tcplab clean` too); returns their paths. */
+export function removeDeadTemps(dir: string): string[] {
+  const removed: string[] = [];
+  for (const n of listDir(dir)) {
     const t = /^snapshot-[0-9a-f]{24}(?:\.console|\.failed)?\.tmp-(\d+)-/.exec(n);
-    if ((m && m[1] !== key) || (t && !alive(Number(t[1])))) rmSync(join(dir, n), { force: true });
+    if (!t || alive(Number(t[1]))) continue;
+    rmSync(join(dir, n), { force: true });
+    removed.push(join(dir, n));
+  }
+  return removed;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
