@@ -4,6 +4,7 @@ import { reuseLab } from './reuse.js';
 import { timewaitSynLab } from './timewait-syn.js';
 import { rfc1337Lab } from './rfc1337.js';
 import { lingerLab } from './linger.js';
+import { abortLab } from './abort.js';
 import { lastackLab } from './lastack.js';
 import { lastackSynLab } from './lastack-syn.js';
 import { duplicateLab } from './duplicate.js';
@@ -13,4 +14,4 @@ import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];

@@ -11,6 +11,7 @@ import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { lastackSynLab } from '../../labs/lastack-syn.js';
 import { pawsLab } from '../../labs/paws.js';
+import { abortLab } from '../../labs/abort.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('tcplab matrix', () => {
@@ -18,7 +19,7 @@ describe('tcplab matrix', () => {
   it('runs timewait-syn on linux-host, linux-6.1-qemu, gvisor, slirp and lwip; three stacks differ in one row', async () => {
     const out = mkdtempSync(join(tmpdir(), 'tcplab-matrix-'));
     try {
-      const m = await runMatrix([timewaitSynLab, rfc1337Lab, lastackSynLab, pawsLab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0', 'reuse-syn', 'ts-older'] });
+      const m = await runMatrix([timewaitSynLab, rfc1337Lab, lastackSynLab, pawsLab, abortLab], STACKS, { outDir: out, cases: ['isn-above', 'isn-equal', 'rfc1337-0', 'reuse-syn', 'ts-older', 'linger0'] });
       expect(m.stacks.map((s) => [s.id, s.unavailable ?? 'ok'])).toEqual(STACKS.map((s) => [s.id, 'ok']));
       expect(m.rows.filter((r) => Object.keys(r.errors).length)).toEqual([]);
       const answer = m.rows.find((r) => r.case === 'isn-above' && r.check === 'answer')!;
@@ -31,6 +32,8 @@ describe('tcplab matrix', () => {
       expect(cell('reuse-syn', 'client-outcome')).toEqual({ 'linux-host': 'connected after RST + SYN again', 'linux-6.1-qemu': 'connected after RST + SYN again', gvisor: 'connected after RST + SYN again', slirp: 'refused (ECONNREFUSED)', lwip: 'connected after RST + SYN again' });
       // PAWS: only the Linux kernels drop in-window data with an older timestamp.
       expect(cell('ts-older', 'stale-data')).toEqual({ 'linux-host': 'dropped', 'linux-6.1-qemu': 'dropped', gvisor: 'accepted', slirp: 'accepted', lwip: 'accepted' });
+      // SO_LINGER {1, 0} on an idle connection: lwIP alone closes gracefully.
+      expect(cell('linger0', 'first')).toEqual({ 'linux-host': 'RST', 'linux-6.1-qemu': 'RST', gvisor: 'RST', slirp: 'RST', lwip: 'FIN' });
       for (const r of m.rows) for (const [s, c] of Object.entries(r.cells)) expect(c.verdict, `${r.case}/${r.check} on ${s}`).toBe('PASS');
       // every cell links its pcap, which exists
       for (const c of Object.values(answer.cells)) expect(readFileSync(join(out, c.pcap!)).length).toBeGreaterThan(24);

@@ -13,6 +13,7 @@ import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { lastackSynLab } from '../../labs/lastack-syn.js';
 import { pawsLab } from '../../labs/paws.js';
+import { abortLab } from '../../labs/abort.js';
 import { runOnTarget } from '../../src/matrix/command.js';
 import { runMatrix } from '../../src/matrix/matrix.js';
 import { findStack, STACKS } from '../../src/matrix/stacks.js';
@@ -166,7 +167,7 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
       // The other labs that run on any stack, on the same target: the RST at rcv_nxt kills the TIME-WAIT
       // only with tcp_rfc1337=0 (set over ssh), the LAST-ACK answers a reused 4-tuple's SYN with a challenge ACK,
       // and PAWS drops data with an older timestamp.
-      for (const lab of [rfc1337Lab, lastackSynLab, pawsLab]) {
+      for (const lab of [rfc1337Lab, lastackSynLab, pawsLab, abortLab]) {
         const o = await withTarget(t, () => runLab(lab, { stack: t.stack }));
         const lines = o.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.map((k) => `${k.id}=${JSON.stringify(k.observed)}:${k.verdict}`).join(' ')}`);
         for (const c of o.cases) expect(c.verdict, lines.join('\n')).toBe('PASS');
