@@ -5,9 +5,8 @@
 // Runs on any stack (probeServer()).
 import type { Expectation } from '../src/lab/expect.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, packets, probeServer, tcpOnly } from './common.js';
+import { connectCrafted, counting, packets, probeServer, tcpOnly } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33400;
@@ -56,14 +55,7 @@ function labCase(ac: AbortCase): LabCase {
       // Timestamps pinned so the segments before the close look the same from run to run (none matter here).
       const p = await probeServer(ctx, { 'net.ipv4.tcp_timestamps': 1 }, { port: SERVER_PORT });
       const { sAddr, point } = p;
-      const ghost = p.ghostAddr;
-      ctx.setColumns([{ label: 'client (prober)', addrs: [ghost] }, { label: 'server', addrs: [sAddr] }]);
-      const srv = await p.peer();
-      const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
-      ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the client is a crafted prober at ghost address ${ghost}`);
-      const conn = new CraftedConn(p.wire, { src: ghost, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, isn: ISN });
-      await conn.connect();
-      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+      const { srv, sock, conn } = await connectCrafted(ctx, p, { port: SERVER_PORT, sport: PROBER_PORT, isn: ISN });
       if (ac.unread) {
         ctx.step(`the client sends ${ac.unread} bytes; the server application does not read them`);
         const sent = p.wire.now();
@@ -75,7 +67,7 @@ function labCase(ac: AbortCase): LabCase {
       ctx.step(ac.linger0 ? 'the server application sets SO_LINGER {1, 0} and closes' : 'the server application closes (plain close())');
       const { result: since, moved } = await counting(p.server, async () => {
         const t = p.wire.now();
-        await srv.call(ac.linger0 ? 'closeLinger' : 'close', ac.linger0 ? { sock: acc.sock, secs: 0 } : { sock: acc.sock });
+        await srv.call(ac.linger0 ? 'closeLinger' : 'close', ac.linger0 ? { sock: sock, secs: 0 } : { sock: sock });
         ctx.note('server', ac.linger0 ? 'setsockopt(SO_LINGER {1, 0}); close()' : 'close()');
         await ctx.sleep(CLOSE_WAIT_MS);
         return t;

@@ -11,7 +11,7 @@ import type { PeerClient } from '../src/peer/client.js';
 import { inNetns } from '../src/testbed/exec.js';
 import { spawn } from 'node:child_process';
 import { currentTarget, type TargetHost } from '../src/targets/target.js';
-import type { CraftedConn } from '../src/wire/crafted.js';
+import { CraftedConn } from '../src/wire/crafted.js';
 
 export type Sysctls = Readonly<Record<string, string | number>>;
 
@@ -418,3 +418,25 @@ export async function liveness(ctx: CaseContext, p: Probe, conn: CraftedConn, fi
 }
 
 export type Endpoint = { addr: string; port: number };
+
+export interface CraftedClient {
+  /** The server application's peer, and its accepted socket. */
+  srv: PeerClient;
+  sock: number;
+  /** The ghost prober as a scripted client, connected. */
+  conn: CraftedConn;
+  synAck: Captured;
+}
+
+/** The server application listens on the stack under test and a crafted client (the ghost prober) connects to it. */
+export async function connectCrafted(ctx: CaseContext, p: Probe, o: { port: number; sport: number; isn: number; tsval?: number }): Promise<CraftedClient> {
+  ctx.setColumns([{ label: 'client (prober)', addrs: [p.ghostAddr] }, { label: 'server', addrs: [p.sAddr] }]);
+  const srv = await p.peer();
+  const l = await srv.call('listen', { addr: p.sAddr, port: o.port, reuseAddr: true });
+  const ts = o.tsval === undefined ? '' : `, offering timestamps from TSval ${o.tsval}`;
+  ctx.step(`server listens on ${p.sAddr}:${o.port}; the client is a crafted prober at ghost address ${p.ghostAddr}${ts}`);
+  const conn = new CraftedConn(p.wire, { src: p.ghostAddr, dst: p.sAddr, sport: o.sport, dport: o.port, isn: o.isn, ...(o.tsval === undefined ? {} : { tsval: o.tsval }) });
+  const synAck = await conn.connect();
+  const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+  return { srv, sock: acc.sock, conn, synAck };
+}

@@ -7,9 +7,8 @@
 // connection (ECONNREFUSED). Runs on any stack (probeServer()).
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { classifyReply, counting, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
+import { classifyReply, connectCrafted, counting, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33200;
@@ -35,19 +34,12 @@ function labCase(): LabCase {
       const p = await probeServer(ctx, { 'net.ipv4.tcp_timestamps': 1 }, { port: SERVER_PORT });
       const { sAddr, point } = p;
       const ghost = p.ghostAddr;
-      ctx.setColumns([{ label: 'client (prober)', addrs: [ghost] }, { label: 'server', addrs: [sAddr] }]);
-      const srv = await p.peer();
-      const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
-      ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the client is a crafted prober at ghost address ${ghost}`);
-
-      const conn = new CraftedConn(p.wire, { src: ghost, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, isn: ISN });
-      await conn.connect();
-      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+      const { srv, sock, conn } = await connectCrafted(ctx, p, { port: SERVER_PORT, sport: PROBER_PORT, isn: ISN });
       ctx.step('the client closes first (FIN); the server acknowledges it and is in CLOSE-WAIT');
       await conn.close();
       const fromServer = (x: PacketRecord) => x.segment.src === sAddr && x.segment.sport === SERVER_PORT && x.segment.dport === PROBER_PORT;
       const finSince = p.wire.now();
-      await srv.call('close', { sock: acc.sock });
+      await srv.call('close', { sock: sock });
       ctx.note('server', 'close(): the server closes too and sends its FIN');
       await p.wire.expect({ src: sAddr, sport: SERVER_PORT, dport: PROBER_PORT, flags: { set: 'F' } }, { within: 2000, since: finSince });
       ctx.step("the client's ACK of that FIN is lost (the prober never sends it): the server waits in LAST-ACK");

@@ -6,10 +6,9 @@
 import type { Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
 import type { TcpOption } from '../src/wire/types.js';
-import { classifyReply, counting, packets, probeServer, tcpOnly } from './common.js';
+import { classifyReply, connectCrafted, counting, packets, probeServer, tcpOnly } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33300;
@@ -61,14 +60,7 @@ function labCase(pc: PawsCase): LabCase {
       const p = await probeServer(ctx, { 'net.ipv4.tcp_timestamps': 1 }, { port: SERVER_PORT });
       const { sAddr, point } = p;
       const ghost = p.ghostAddr;
-      ctx.setColumns([{ label: 'client (prober)', addrs: [ghost] }, { label: 'server', addrs: [sAddr] }]);
-      const srv = await p.peer();
-      const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
-      ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the client is a crafted prober at ghost address ${ghost}, offering timestamps from TSval ${TSVAL}`);
-
-      const conn = new CraftedConn(p.wire, { src: ghost, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, isn: ISN, tsval: TSVAL });
-      const synAck = await conn.connect();
-      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+      const { srv, sock, conn, synAck } = await connectCrafted(ctx, p, { port: SERVER_PORT, sport: PROBER_PORT, isn: ISN, tsval: TSVAL });
       const negotiated = synAck.segment!.options.some((o) => o.kind === 'ts');
       if (!negotiated) conn.tsval = undefined; // RFC 7323 §3.2: no TSopt on later segments either
       const synAckRec = packets(p.wire, point, (x) => x.segment.flags === 'S.' && x.segment.src === sAddr).at(-1);
@@ -89,7 +81,7 @@ function labCase(pc: PawsCase): LabCase {
       ctx.step(`the client sends 5 bytes "fresh"${negotiated ? ` with TSval ${TSVAL + TS_STEP}` : ''}; the server reads them`);
       conn.send('P.', { payload: 'fresh' });
       conn.sndNxt = seqAdd(conn.sndNxt, 5);
-      const first = await srv.call('recv', { sock: acc.sock, max: 64, timeoutMs: 2000 });
+      const first = await srv.call('recv', { sock: sock, max: 64, timeoutMs: 2000 });
       if (first.data !== 'fresh') throw new Error(`set-up: the server read ${JSON.stringify(first.data)} instead of "fresh"`);
 
       const tsOpt: TcpOption[] = pc.stale === 'older' && negotiated ? [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: TSVAL + 10, ecr: conn.tsRecent }] : [];
@@ -99,7 +91,7 @@ function labCase(pc: PawsCase): LabCase {
         await ctx.sleep(50);
         return t;
       });
-      const read = await srv.call('recv', { sock: acc.sock, max: 64, timeoutMs: READ_WAIT_MS });
+      const read = await srv.call('recv', { sock: sock, max: 64, timeoutMs: READ_WAIT_MS });
       const accepted = read.data === 'stale';
       if (accepted) conn.sndNxt = seqAdd(conn.sndNxt, 5);
       const sent = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.src === ghost && x.segment.payload.length > 0)[0];
