@@ -1,6 +1,7 @@
 // npm run bench: tcplab's wire against C baselines and other tools, side by side on one veth pair in
 // tcplab- namespaces (created here, removed on exit or Ctrl-C). Prints a table and writes bench-results.json.
-//   node dist/bench/run.js [--runs N] [--secs S] [--probes N] [--lab-runs N] [--nice N] [--only send,capture,latency,labs] [--out FILE]
+//   node dist/bench/run.js [--runs N] [--secs S] [--probes N] [--lab-runs N] [--nice N] [--only send,capture,latency,labs,targets] [--out FILE]
+import { benchQemu } from './qemu.js';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, setPriority } from 'node:os';
 import { resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { benchSend } from './send.js';
 import { applyTargets } from './targets.js';
 import type { BenchOptions, Row } from './types.js';
 
-const SECTIONS = ['send', 'capture', 'latency', 'labs'] as const;
+const SECTIONS = ['send', 'capture', 'latency', 'labs', 'targets'] as const;
 
 function options(): BenchOptions & { out: string; nice: number } {
   const { values } = parseArgs({
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   }
   // Labs make their own testbeds.
   if (opts.sections.has('labs') && opts.labRuns > 0) rows.push(...(await benchLabs(opts, log)));
+  if (opts.sections.has('targets')) rows.push(...(await benchQemu(opts, log)));
   applyTargets(rows);
   const wallS = (performance.now() - t0) / 1000;
   const meta = {
