@@ -57,16 +57,19 @@ async function main(): Promise<void> {
   if (opts.nice !== 0) setPriority(0, opts.nice);
   const t0 = performance.now();
   const rows: Row[] = [];
-  const env = await createEnv();
-  try {
-    log(`bench: ${env.tx.netns}/${env.tx.ifname} -> ${env.rx.netns}/${env.rx.ifname}, ${opts.runs} runs x ${opts.secs} s`);
-    if (opts.sections.has('send')) rows.push(...(await benchSend(env, opts, log)));
-    if (opts.sections.has('capture')) rows.push(...(await benchCapture(env, opts, log)));
-    if (opts.sections.has('latency')) rows.push(...(await benchLatency(env, opts, log)));
-  } finally {
-    await env.tb.dispose();
+  // The veth pair (and the C baselines) only for the wire sections.
+  if (['send', 'capture', 'latency'].some((x) => opts.sections.has(x as Row['section']))) {
+    const env = await createEnv();
+    try {
+      log(`bench: ${env.tx.netns}/${env.tx.ifname} -> ${env.rx.netns}/${env.rx.ifname}, ${opts.runs} runs x ${opts.secs} s`);
+      if (opts.sections.has('send')) rows.push(...(await benchSend(env, opts, log)));
+      if (opts.sections.has('capture')) rows.push(...(await benchCapture(env, opts, log)));
+      if (opts.sections.has('latency')) rows.push(...(await benchLatency(env, opts, log)));
+    } finally {
+      await env.tb.dispose();
+    }
   }
-  // Labs make their own testbeds.
+  // Labs and targets make their own testbeds.
   if (opts.sections.has('labs') && opts.labRuns > 0) rows.push(...(await benchLabs(opts, log)));
   if (opts.sections.has('targets')) rows.push(...(await benchQemu(opts, log)));
   applyTargets(rows);
