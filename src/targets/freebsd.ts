@@ -18,7 +18,6 @@ export const FREEBSD_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv4.tcp_fin_timeout': 'net.inet.tcp.finwait2_timeout', // ms on FreeBSD, s on Linux
   'net.ipv4.tcp_syncookies': 'net.inet.tcp.syncookies',
   'net.ipv4.ip_local_port_range': 'net.inet.ip.portrange.first', // and .last
-  'net.ipv4.tcp_rfc1337': 'net.inet.tcp.rfc1337',
 };
 /** TIME-WAIT lasts 2*MSL; FreeBSD's MSL is a sysctl (ms), Linux's is a compile-time 60 s. */
 export const FREEBSD_MSL = 'net.inet.tcp.msl';
@@ -230,10 +229,12 @@ const TRANSLATIONS: Readonly<Record<string, Translation>> = {
     },
     read: (v) => v.map((x) => x.trim()).join(' '),
   },
+  // No FreeBSD counterpart: tcp_twcheck() drops every RST in TIME-WAIT, so there is nothing to set and
+  // the lab's rfc1337=0 and =1 cases both meet FreeBSD's one behaviour (reported as n/a, like gVisor's).
   'net.ipv4.tcp_rfc1337': {
-    keys: ['net.inet.tcp.rfc1337'],
-    write: (v) => (int(v) === 0 || int(v) === 1 ? [String(int(v))] : undefined),
-    read: ([v]) => (v ?? '').trim(),
+    keys: [],
+    write: (v) => (int(v) === 0 || int(v) === 1 ? [] : undefined),
+    read: () => 'n/a (FreeBSD has no such knob: tcp_twcheck() ignores every RST in TIME-WAIT)',
   },
 };
 

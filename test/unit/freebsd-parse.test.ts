@@ -141,6 +141,10 @@ describe('FreeBSD arp and sysctl commands', () => {
     ]);
     expect(freebsdSysctlKeys('net.ipv4.ip_local_port_range')).toEqual(['net.inet.ip.portrange.first', 'net.inet.ip.portrange.last']);
     expect(freebsdSysctlRead('net.ipv4.ip_local_port_range', ['40000', '40009'])).toBe('40000 40009');
+    // tcp_rfc1337 has no FreeBSD knob (every RST in TIME-WAIT is ignored): nothing to write, read as n/a.
+    expect(freebsdSysctlKeys('net.ipv4.tcp_rfc1337')).toEqual([]);
+    expect(freebsdSysctlWrites('net.ipv4.tcp_rfc1337', '0')).toEqual([]);
+    expect(freebsdSysctlRead('net.ipv4.tcp_rfc1337', [])).toMatch(/^n\/a \(FreeBSD has no such knob/);
   });
   it('FreeBSD names pass through; Linux knobs or values without a counterpart are UnsupportedTargetError naming the key', () => {
     expect(freebsdSysctlWrites('net.inet.tcp.msl', '5000')).toEqual([{ key: 'net.inet.tcp.msl', value: '5000' }]);
