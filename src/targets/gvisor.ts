@@ -12,6 +12,7 @@ import { PeerClient, peerScript } from '../peer/client.js';
 import { parseCounters } from '../testbed/counters.js';
 import { run } from '../testbed/exec.js';
 import { Testbed } from '../testbed/testbed.js';
+import { track, untrack } from '../testbed/hooks.js';
 import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
 import { GhostLink } from './ghost-link.js';
@@ -48,7 +49,10 @@ export class GvisorTarget implements LabTarget {
     readonly link: GhostLink,
     readonly serverAddr: string,
     readonly host: TargetHost,
-  ) {}
+  ) {
+    // Ctrl-C or a fatal error anywhere in the process disposes the target too (its files outside the testbed).
+    track(this);
+  }
 
   private static runsc(root: string): string[] {
     return ['runsc', '--root', root];
@@ -151,8 +155,15 @@ export class GvisorTarget implements LabTarget {
       await this.tb.dispose();
       rmSync(this.root, { recursive: true, force: true });
       rmSync(this.bundle, { recursive: true, force: true });
-    })();
+    })().finally(() => untrack(this));
     return this.disposed;
+  }
+
+  /** What the process exit hook can still do synchronously. */
+  disposeSync(): void {
+    this.proc.kill('SIGKILL');
+    rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.bundle, { recursive: true, force: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

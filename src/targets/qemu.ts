@@ -20,6 +20,7 @@ import { assertSafe } from '../testbed/safety.js';
 import type { SocketEntry } from '../testbed/ss.js';
 import { normalize, sysctlPath, type SysctlValue } from '../testbed/sysctl.js';
 import { Testbed } from '../testbed/testbed.js';
+import { track, untrack } from '../testbed/hooks.js';
 import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
 import { Wire } from '../wire/wire.js';
@@ -211,7 +212,10 @@ export class QemuTarget implements LabTarget {
     readonly boot: QemuBoot,
     private readonly proc: ChildProcess,
     private readonly tmp: string,
-  ) {}
+  ) {
+    // Ctrl-C or a fatal error anywhere in the process disposes the target too (its files outside the testbed).
+    track(this);
+  }
 
   /**
    * Starts the guest; resolves when its peer answers and its network is configured. The guest is
@@ -381,8 +385,14 @@ export class QemuTarget implements LabTarget {
       await gone;
       await this.tb.dispose();
       rmSync(this.tmp, { recursive: true, force: true });
-    })();
+    })().finally(() => untrack(this));
     return this.disposed;
+  }
+
+  /** What the process exit hook can still do synchronously. */
+  disposeSync(): void {
+    this.proc.kill('SIGKILL');
+    rmSync(this.tmp, { recursive: true, force: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

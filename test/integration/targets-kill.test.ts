@@ -68,4 +68,44 @@ describe('targets die with a SIGKILLed run', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('Ctrl-C during `tcplab matrix` on QEMU: exit 130, and nothing of that run is left (process, namespace, /run file)', async () => {
+    const cli = join(packageRoot(), 'dist', 'src', 'cli.js');
+    const out = mkdtempSync(join(tmpdir(), 'tcplab-int-'));
+    const child = spawn(process.execPath, [cli, 'matrix', '--stacks', 'linux-6.1-qemu', '--labs', 'timewait-syn', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      // Interrupt in the middle of a case, while QEMU runs.
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error('no case started within 120 s')), 120_000);
+        createInterface({ input: child.stderr! }).on('line', (l) => {
+          if (l.startsWith('[linux-6.1-qemu] case ')) (clearTimeout(t), res());
+        });
+        child.once('exit', (c) => (clearTimeout(t), rej(new Error(`matrix exited early (${c})`))));
+      });
+      // This run's processes (other tests run in parallel): the child's descendants, and their namespaces.
+      const tree = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+      const mine = new Set([child.pid!]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const [pid, ppid] of tree) if (mine.has(ppid) && !mine.has(pid)) (mine.add(pid), (grew = true));
+      }
+      mine.delete(child.pid!);
+      const namespaces = new Set([...mine].map((pid) => { try { return execFileSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).trim(); } catch { return ''; } }).filter((n) => n.startsWith('tcplab-')));
+      const runIds = [...namespaces].map((n) => n.split('-')[1]!);
+      expect(runIds.length).toBeGreaterThan(0);
+      expect(existsSync(`/run/tcplab-qemu-${runIds[0]}`)).toBe(true);
+      const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect([...mine].filter(alive)).toEqual([]);
+      const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      for (const id of runIds) {
+        expect(ns).not.toContain(id);
+        expect(existsSync(`/run/tcplab-qemu-${id}`)).toBe(false);
+      }
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
