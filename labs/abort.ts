@@ -3,7 +3,7 @@
 // (RFC 9293 §3.10.4 / RFC 2525 §2.17). A ghost prober is the client; the server application on the stack
 // under test closes. What goes on the wire first, a FIN or an RST, and at which sequence number?
 // Runs on any stack (probeServer()).
-import type { Expectation } from '../src/lab/expect.js';
+import { anyVersion, type Expectation } from '../src/lab/expect.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
 import { connectCrafted, counting, packets, probeServer, tcpOnly } from './common.js';
@@ -13,7 +13,6 @@ const PROBER_PORT = 33400;
 const ISN = 5_000_000;
 const CLOSE_WAIT_MS = 300;
 
-const rule = (expect: string, because: string) => [{ versions: '*', expect, because }];
 
 interface AbortCase {
   id: string;
@@ -28,21 +27,21 @@ const CASES: readonly AbortCase[] = [
   {
     id: 'linger0', title: 'close() with SO_LINGER {1, 0} on an idle connection', unread: 0, linger0: true,
     first: {
-      linux: rule('RST', 'tcp_close(): sock_flag(SOCK_LINGER) && !sk_lingertime -> tcp_disconnect() sends an RST (TcpExt.TCPAbortOnData) instead of a FIN'),
-      freebsd: rule('RST', 'soclose() with SO_LINGER and l_linger 0 -> tcp_usr_disconnect() -> tcp_drop(): RST'),
-      gvisor: rule('RST', 'gVisor endpoint.Close() with linger 0 resets the connection (resetConnectionLocked)'),
-      lwip: rule('FIN', 'lwip_netconn_do_close_internal() (lwIP src/api/api_msg.c): linger 0 aborts (tcp_abort(), RST) only while data is unsent or unacknowledged; an idle connection is closed gracefully with a FIN'),
-      slirp: rule('RST', "slirp is a proxy: the application's RST reaches slirp's host socket, soread() gets ECONNRESET and calls tcp_drop(), so slirp resets the guest-side connection too"),
+      linux: anyVersion('RST', 'tcp_close(): sock_flag(SOCK_LINGER) && !sk_lingertime -> tcp_disconnect() sends an RST (TcpExt.TCPAbortOnData) instead of a FIN'),
+      freebsd: anyVersion('RST', 'soclose() with SO_LINGER and l_linger 0 -> tcp_usr_disconnect() -> tcp_drop(): RST'),
+      gvisor: anyVersion('RST', 'gVisor endpoint.Close() with linger 0 resets the connection (resetConnectionLocked)'),
+      lwip: anyVersion('FIN', 'lwip_netconn_do_close_internal() (lwIP src/api/api_msg.c): linger 0 aborts (tcp_abort(), RST) only while data is unsent or unacknowledged; an idle connection is closed gracefully with a FIN'),
+      slirp: anyVersion('RST', "slirp is a proxy: the application's RST reaches slirp's host socket, soread() gets ECONNRESET and calls tcp_drop(), so slirp resets the guest-side connection too"),
     },
   },
   {
     id: 'unread-data', title: 'a plain close() while 5 bytes the application never read sit in the receive queue', unread: 5, linger0: false,
     first: {
-      linux: rule('RST', 'tcp_close(): data still unread -> RST (RFC 9293 §3.10.4, RFC 2525 §2.17), counted as TcpExt.TCPAbortOnClose'),
-      freebsd: rule('FIN', 'soclose() discards the unread data and disconnects gracefully: FreeBSD sends a FIN (no RFC 2525 §2.17 reset)'),
-      gvisor: rule('RST', 'gVisor endpoint.Close(): unread data in the receive queue -> resetConnectionLocked() (as Linux)'),
-      lwip: rule('RST', 'lwIP lwip_close() -> tcp_close(): with unacknowledged received data (rcv_wnd below the maximum) tcp_close_shutdown() sends an RST'),
-      slirp: rule('RST', "slirp passed the bytes on to its host socket, where they sit unread: the application's close() makes that kernel reset slirp's host socket, and soread() relays the ECONNRESET with tcp_drop() (RST)"),
+      linux: anyVersion('RST', 'tcp_close(): data still unread -> RST (RFC 9293 §3.10.4, RFC 2525 §2.17), counted as TcpExt.TCPAbortOnClose'),
+      freebsd: anyVersion('FIN', 'soclose() discards the unread data and disconnects gracefully: FreeBSD sends a FIN (no RFC 2525 §2.17 reset)'),
+      gvisor: anyVersion('RST', 'gVisor endpoint.Close(): unread data in the receive queue -> resetConnectionLocked() (as Linux)'),
+      lwip: anyVersion('RST', 'lwIP lwip_close() -> tcp_close(): with unacknowledged received data (rcv_wnd below the maximum) tcp_close_shutdown() sends an RST'),
+      slirp: anyVersion('RST', "slirp passed the bytes on to its host socket, where they sit unread: the application's close() makes that kernel reset slirp's host socket, and soread() relays the ECONNRESET with tcp_drop() (RST)"),
     },
   },
 ];
@@ -88,7 +87,7 @@ function labCase(ac: AbortCase): LabCase {
         ctx.check({
           id: 'rst-seq',
           title: "the RST's sequence number is the server's snd_nxt (so the client accepts it)",
-          expect: Object.fromEntries(['linux', 'freebsd', 'gvisor', 'lwip', 'slirp'].map((k) => [k, rule('snd_nxt', 'an RST is acceptable when its seq is in the receive window (RFC 5961 §3: exactly RCV.NXT); a stack sends it at its snd_nxt')])),
+          expect: Object.fromEntries(['linux', 'freebsd', 'gvisor', 'lwip', 'slirp'].map((k) => [k, anyVersion('snd_nxt', 'an RST is acceptable when its seq is in the receive window (RFC 5961 §3: exactly RCV.NXT); a stack sends it at its snd_nxt')])),
           observed: first.segment.seq === sndNxt ? 'snd_nxt' : `snd_nxt ${first.segment.seq - sndNxt >= 0 ? '+' : ''}${(first.segment.seq - sndNxt) | 0}`,
           packets: [first],
         });

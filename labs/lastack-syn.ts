@@ -5,6 +5,7 @@
 // a client in SYN-SENT does with the answer (RFC 9293 §3.10.7.3): an ACK that does not acknowledge the
 // SYN gets an RST at SEG.ACK and the SYN is sent again; an RST that acknowledges the SYN refuses the
 // connection (ECONNREFUSED). Runs on any stack (probeServer()).
+import { anyVersion } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
@@ -24,7 +25,6 @@ const CHALLENGE = {
   slirp: "tcp_input() (libslirp, 4.4BSD): the SYN lies inside the receive window, which is an error: tcp_drop() resets the TCB (RST at its own seq) and the SYN gets an RST|ACK; slirp's LAST_ACK knows no RFC 5961",
 };
 
-const rule = (expect: string, because: string) => [{ versions: '*', expect, because }];
 
 function labCase(): LabCase {
   return {
@@ -50,7 +50,7 @@ function labCase(): LabCase {
         ctx.check({
           id: 'last-ack',
           title: 'the server waits for the ACK of its FIN in LAST-ACK',
-          expect: { linux: rule('LAST-ACK', 'tcp_close() from CLOSE-WAIT sends the FIN and moves to LAST-ACK (RFC 9293 §3.6)'), freebsd: rule('LAST-ACK', 'tcp_usrclosed()') },
+          expect: { linux: anyVersion('LAST-ACK', 'tcp_close() from CLOSE-WAIT sends the FIN and moves to LAST-ACK (RFC 9293 §3.6)'), freebsd: anyVersion('LAST-ACK', 'tcp_usrclosed()') },
           observed: la?.state ?? 'gone',
           sockets: [sockLineOr(la)],
         });
@@ -72,8 +72,8 @@ function labCase(): LabCase {
         id: 'answer',
         title: 'what the server in LAST-ACK answers to the new SYN',
         expect: {
-          linux: rule('ACK', CHALLENGE.linux), freebsd: rule('ACK', CHALLENGE.freebsd), gvisor: rule('ACK', CHALLENGE.gvisor),
-          lwip: rule('ACK', CHALLENGE.lwip), slirp: rule('RST', CHALLENGE.slirp),
+          linux: anyVersion('ACK', CHALLENGE.linux), freebsd: anyVersion('ACK', CHALLENGE.freebsd), gvisor: anyVersion('ACK', CHALLENGE.gvisor),
+          lwip: anyVersion('ACK', CHALLENGE.lwip), slirp: anyVersion('RST', CHALLENGE.slirp),
         },
         observed: answer,
         packets: [syn, ...replies].filter((x): x is PacketRecord => !!x),
@@ -118,7 +118,7 @@ function labCase(): LabCase {
         ctx.check({
           id: 'after-rst',
           title: "the server's LAST-ACK socket after the client's RST at SEG.ACK",
-          expect: { linux: rule('gone', 'tcp_validate_incoming(): the RST is exactly at rcv_nxt, so tcp_reset() closes the LAST-ACK socket (tcp_done())'), freebsd: rule('gone', 'tcp_input(): an RST at rcv_nxt closes the connection') },
+          expect: { linux: anyVersion('gone', 'tcp_validate_incoming(): the RST is exactly at rcv_nxt, so tcp_reset() closes the LAST-ACK socket (tcp_done())'), freebsd: anyVersion('gone', 'tcp_input(): an RST at rcv_nxt closes the connection') },
           observed: afterRst,
           sockets: [afterRstLine ?? ''],
         });
@@ -127,11 +127,11 @@ function labCase(): LabCase {
         id: 'client-outcome',
         title: 'what the reusing client ends up with (RFC 9293 §3.10.7.3, SYN-SENT)',
         expect: {
-          linux: rule('connected after RST + SYN again', 'the challenge ACK draws the RST that clears LAST-ACK; the resent SYN reaches the listener (Linux clients resend at once since 5.6 instead of waiting 1 s)'),
-          freebsd: rule('connected after RST + SYN again', 'the challenge ACK draws the RST that clears LAST-ACK'),
-          gvisor: rule('connected after RST + SYN again', 'the challenge ACK draws the RST that clears LAST-ACK'),
-          lwip: rule('connected after RST + SYN again', 'tcp_process(): the RST at rcv_nxt is acceptable and removes the pcb; the resent SYN reaches the listening pcb'),
-          slirp: rule('refused (ECONNREFUSED)', "slirp answers the SYN with RST|ACK acknowledging it: the reusing client's connect() fails"),
+          linux: anyVersion('connected after RST + SYN again', 'the challenge ACK draws the RST that clears LAST-ACK; the resent SYN reaches the listener (Linux clients resend at once since 5.6 instead of waiting 1 s)'),
+          freebsd: anyVersion('connected after RST + SYN again', 'the challenge ACK draws the RST that clears LAST-ACK'),
+          gvisor: anyVersion('connected after RST + SYN again', 'the challenge ACK draws the RST that clears LAST-ACK'),
+          lwip: anyVersion('connected after RST + SYN again', 'tcp_process(): the RST at rcv_nxt is acceptable and removes the pcb; the resent SYN reaches the listening pcb'),
+          slirp: anyVersion('refused (ECONNREFUSED)', "slirp answers the SYN with RST|ACK acknowledging it: the reusing client's connect() fails"),
         },
         observed: outcome,
         packets: evidence,

@@ -3,7 +3,7 @@
 // TIME-WAIT). A ghost prober opens a connection with timestamps and sends in-sequence data whose TSval has
 // gone backwards, as a segment from an earlier incarnation carries, or data with no timestamp at all.
 // Does the server application receive those bytes? Runs on any stack (probeServer()).
-import type { Expectation } from '../src/lab/expect.js';
+import { anyVersion, type Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
@@ -18,7 +18,6 @@ const TSVAL = 1_000_000;
 const TS_STEP = 100_000;
 const READ_WAIT_MS = 300;
 
-const rule = (expect: string | boolean, because: string) => [{ versions: '*', expect, because }];
 const NOT_NEGOTIATED = (stack: string) => `${stack} did not put a timestamp on its SYN-ACK, so the connection has none and nothing can tell an old segment from a new one (RFC 7323 §3.2: TSopt is used only if both SYNs carry it)`;
 
 interface PawsCase {
@@ -33,21 +32,21 @@ const CASES: readonly PawsCase[] = [
   {
     id: 'ts-older', title: 'in-sequence data whose TSval is older than the last one seen (an earlier incarnation\'s)', stale: 'older',
     expect: {
-      linux: rule('dropped', 'tcp_validate_incoming() -> tcp_paws_discard(): TSval before ts_recent, the segment is dropped and a duplicate ACK sent (TcpExt.PAWSEstab)'),
-      freebsd: rule('dropped', 'tcp_input(): PAWS, TSTMP_LT(to_tsval, ts_recent): dropped after an ACK (RFC 7323 §5.3)'),
-      gvisor: rule('accepted', 'gVisor keeps TS.Recent (updateRecentTimestamp() only moves it forward) but makes no PAWS test: an older TSval is no reason to drop in-window data'),
-      lwip: rule('accepted', NOT_NEGOTIATED('lwIP (built without LWIP_TCP_TIMESTAMPS)')),
-      slirp: rule('accepted', NOT_NEGOTIATED('slirp (tcp_dooptions() reads only MSS)')),
+      linux: anyVersion('dropped', 'tcp_validate_incoming() -> tcp_paws_discard(): TSval before ts_recent, the segment is dropped and a duplicate ACK sent (TcpExt.PAWSEstab)'),
+      freebsd: anyVersion('dropped', 'tcp_input(): PAWS, TSTMP_LT(to_tsval, ts_recent): dropped after an ACK (RFC 7323 §5.3)'),
+      gvisor: anyVersion('accepted', 'gVisor keeps TS.Recent (updateRecentTimestamp() only moves it forward) but makes no PAWS test: an older TSval is no reason to drop in-window data'),
+      lwip: anyVersion('accepted', NOT_NEGOTIATED('lwIP (built without LWIP_TCP_TIMESTAMPS)')),
+      slirp: anyVersion('accepted', NOT_NEGOTIATED('slirp (tcp_dooptions() reads only MSS)')),
     },
   },
   {
     id: 'ts-missing', title: 'in-sequence data without a timestamp on a connection that negotiated them', stale: 'missing',
     expect: {
-      linux: rule('accepted', 'tcp_validate_incoming(): PAWS only tests segments that carry a timestamp; Linux accepts one without (it does not apply RFC 7323 §3.2\'s "SHOULD drop")'),
-      freebsd: rule('dropped', 'tcp_input(): a segment without TSopt on a connection that negotiated it is dropped unless net.inet.tcp.tolerate_missing_ts=1 (RFC 7323 §3.2)'),
-      gvisor: rule('accepted', 'gVisor applies RFC 7323 §3.2 only to the handshake\'s final ACK (handshake synRcvdState()); an established segment without TSopt is processed'),
-      lwip: rule('accepted', NOT_NEGOTIATED('lwIP (built without LWIP_TCP_TIMESTAMPS)')),
-      slirp: rule('accepted', NOT_NEGOTIATED('slirp (tcp_dooptions() reads only MSS)')),
+      linux: anyVersion('accepted', 'tcp_validate_incoming(): PAWS only tests segments that carry a timestamp; Linux accepts one without (it does not apply RFC 7323 §3.2\'s "SHOULD drop")'),
+      freebsd: anyVersion('dropped', 'tcp_input(): a segment without TSopt on a connection that negotiated it is dropped unless net.inet.tcp.tolerate_missing_ts=1 (RFC 7323 §3.2)'),
+      gvisor: anyVersion('accepted', 'gVisor applies RFC 7323 §3.2 only to the handshake\'s final ACK (handshake synRcvdState()); an established segment without TSopt is processed'),
+      lwip: anyVersion('accepted', NOT_NEGOTIATED('lwIP (built without LWIP_TCP_TIMESTAMPS)')),
+      slirp: anyVersion('accepted', NOT_NEGOTIATED('slirp (tcp_dooptions() reads only MSS)')),
     },
   },
 ];
@@ -68,9 +67,9 @@ function labCase(pc: PawsCase): LabCase {
         id: 'ts-negotiated',
         title: 'the server put a timestamp on its SYN-ACK: the connection uses timestamps',
         expect: {
-          linux: rule(true, 'net.ipv4.tcp_timestamps=1 and the SYN offered TSopt'), freebsd: rule(true, 'net.inet.tcp.rfc1323=1'),
-          gvisor: rule(true, 'gVisor answers TSopt on the SYN with TSopt (tcpip.TCPTimestampEnabled)'),
-          lwip: rule(false, 'Debian\'s liblwip is built without LWIP_TCP_TIMESTAMPS'), slirp: rule(false, 'slirp sends only MSS on its SYN-ACK'),
+          linux: anyVersion(true, 'net.ipv4.tcp_timestamps=1 and the SYN offered TSopt'), freebsd: anyVersion(true, 'net.inet.tcp.rfc1323=1'),
+          gvisor: anyVersion(true, 'gVisor answers TSopt on the SYN with TSopt (tcpip.TCPTimestampEnabled)'),
+          lwip: anyVersion(false, 'Debian\'s liblwip is built without LWIP_TCP_TIMESTAMPS'), slirp: anyVersion(false, 'slirp sends only MSS on its SYN-ACK'),
         },
         observed: negotiated,
         packets: synAckRec ? [synAckRec] : [],

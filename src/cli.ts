@@ -11,6 +11,7 @@ import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
 import { cmdMatrix, MATRIX_USAGE, runOnTarget } from './matrix/command.js';
+import { findStack, STACKS } from './matrix/stacks.js';
 
 const USAGE = `usage:
   tcplab list                       the labs and their cases
@@ -95,7 +96,9 @@ async function cmdRun(argv: string[]): Promise<number> {
   }
   const which = positionals[0]!;
   // 'all' on a target: the labs that can run there (the others build two hosts on this machine's kernel).
-  const labs = which === 'all' ? allLabs.filter((l) => (values.slow || !l.slow) && (!values.target || l.targets)) : [findLab(which)];
+  // Another stack than this machine's kernel (linux-host is this machine, like no --target at all).
+  const elsewhere = values.target !== undefined && !findStack(values.target, STACKS, '--target').local;
+  const labs = which === 'all' ? allLabs.filter((l) => (values.slow || !l.slow) && (!elsewhere || l.targets)) : [findLab(which)];
   if (values.case?.length && labs.length !== 1) fail('--case: needs a single lab');
   let scale: number | undefined;
   if (values['tolerance-scale'] !== undefined) {
@@ -120,7 +123,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSig);
   const results: LabResult[] = [];
   // Refuse before a target boots (QEMU takes seconds) rather than after.
-  const localOnly = values.target ? labs.filter((l) => !l.targets).map((l) => l.id) : [];
+  const localOnly = elsewhere ? labs.filter((l) => !l.targets).map((l) => l.id) : [];
   if (localOnly.length) fail(`--target ${values.target}: ${localOnly.join(', ')} cannot run on another stack (they build two hosts on this machine's kernel); labs that can: ${allLabs.filter((l) => l.targets).map((l) => l.id).join(', ')}`);
   try {
     // One target (one boot) for all the labs of this run.

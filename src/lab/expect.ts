@@ -20,6 +20,11 @@ export interface ExpectRule {
   because?: string;
 }
 
+/** One rule for every version of a stack: `{ lwip: anyVersion('ACK', 'tcp_process(): ...') }`. */
+export function anyVersion(expect: Expected, because: string): readonly ExpectRule[] {
+  return [{ versions: '*', expect, because }];
+}
+
 export interface Expectation {
   linux?: readonly ExpectRule[];
   freebsd?: readonly ExpectRule[];

@@ -73,8 +73,9 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
  * disposes it. 'linux-host' (or undefined) runs fn on this machine's kernel as before.
  */
 export async function runOnTarget<T>(id: string | undefined, fn: (stack: StackInfo) => Promise<T>): Promise<T> {
-  if (id === undefined || id === 'linux-host') return fn(localStack());
+  if (id === undefined) return fn(localStack());
   const f = findStack(id, STACKS, '--target');
+  if (f.local) return fn(localStack());
   const why = await f.unavailable();
   if (why) throw new Error(`--target ${id}: unavailable here: ${why}`);
   const t = await f.start();

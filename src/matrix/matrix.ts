@@ -87,7 +87,7 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
       say(`stack ${f.id}: unavailable: ${why}`);
       continue;
     }
-    if (f.id !== 'linux-host' && labs.every((l) => !l.targets)) {
+    if (!f.local && labs.every((l) => !l.targets)) {
       col.localOnly = labs.map((l) => l.id);
       say(`stack ${f.id}: not started: ${col.localOnly.join(', ')} run only on this machine's kernel`);
       continue;

@@ -12,12 +12,15 @@ import type { LabTarget, TargetFactory } from '../targets/target.js';
 /** The local kernel: no target, labs build their own namespaces. start() gives undefined. */
 export const linuxHost: StackFactory = {
   id: 'linux-host',
+  local: true,
   title: `this machine's Linux kernel (${localStack().release}) in network namespaces`,
   unavailable: async () => (process.platform === 'linux' ? undefined : 'not Linux'),
   start: async () => undefined,
 };
 
 export interface StackFactory extends Omit<TargetFactory, 'start'> {
+  /** This machine's kernel: labs build their own hosts, so every lab runs (Lab.targets or not). */
+  readonly local?: boolean;
   start(): Promise<LabTarget | undefined>;
 }
 

@@ -14,6 +14,7 @@
 // comes after that; so each run's ISNs, timestamp offsets and ports are its own. (Merely writing to
 // /dev/urandom would not do: the crng reseeds from it only later, and secrets drawn once never re-key.)
 // The labs look at TCP behaviour, which none of the shared state changes.
+import { isAlive } from '../testbed/journal.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -209,14 +210,6 @@ export async function saveSnapshot(qmp: Qmp, sock: string, file: string, timeout
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes snapshots (and their side files) of other keys, which a changed kernel, initramfs or QEMU made
@@ -235,7 +228,7 @@ export function removeDeadTemps(dir: string): string[] {
   const removed: string[] = [];
   for (const n of listDir(dir)) {
     const t = /^snapshot-[0-9a-f]{24}(?:\.console|\.failed)?\.tmp-(\d+)-/.exec(n);
-    if (!t || alive(Number(t[1]))) continue;
+    if (!t || isAlive(Number(t[1]))) continue;
     rmSync(join(dir, n), { force: true });
     removed.push(join(dir, n));
   }

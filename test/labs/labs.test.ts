@@ -34,6 +34,15 @@ describe('headline labs (root)', () => {
     expect(check.evidence.packets.length).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  it('--target linux-host is this machine: a two-host lab runs; on another stack it is refused before anything starts', () => {
+    const { status, report } = run(['run', 'linger', '--case', 'linger0', '--no-pcap', '--target', 'linux-host']);
+    expect(status).toBe(0);
+    expect(report.verdict).toBe('PASS');
+    const r = spawnSync(process.execPath, [CLI, 'run', 'linger', '--target', 'slirp'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--target slirp: linger cannot run on another stack/);
+  }, 30_000);
+
   it('bad input is refused with the field named and exit code 2', () => {
     const r1 = spawnSync(process.execPath, [CLI, 'run', 'nope'], { encoding: 'utf8' });
     expect(r1.status).toBe(2);
