@@ -151,9 +151,12 @@ export async function killRun(lab: string, caseId: string, sig: Sig, delayMs: nu
   // peers notice their parent's death (stdin EOF) and exit: give them a moment
   for (let i = 0; i < 40 && [...pids].some(isAlive); i++) await sleep(50);
   const lines = out.trim().split('\n');
+  // The child may have exited on its own just before the kill while its 'exit' event was still queued
+  // (alive was true): exit 0 with the final verdict line printed means the run finished by itself.
+  const ranToEnd = !alive || (exit.code === 0 && /^verdict: /m.test(out));
   return {
     lab, caseId, sig, delayMs, runIds: [...runIds], pids: [...pids], exit, cleanMs,
-    ...(alive ? {} : { finishedMs }),
+    ...(ranToEnd ? { finishedMs } : {}),
     lastLine: lines[lines.length - 1] ?? '',
     leftovers: await leftoversOf([...runIds], [...pids]),
   };
