@@ -106,6 +106,7 @@ export const abortLab: Lab = {
     'does its stack send a FIN or an RST, and at which sequence number?',
   rfcs: ['RFC 9293 §3.10.4 (CLOSE)', 'RFC 2525 §2.17 (failure to RST on close with data pending)', 'Linux tcp_close()', 'socket(7): SO_LINGER'],
   sources: ['the seeds: SO_LINGER resets as a way around TIME-WAIT', 'lab linger (the same on two local hosts, with queued data)'],
-  targets: true,
+  roles: { all: ['prober', 'server'], subject: 'server' },
+  remote: 'probe',
   cases: CASES.map(labCase),
 };

@@ -1,6 +1,9 @@
 // Shared set-up for labs: a testbed owned by the case, sysctls pinned and reported, a capture registered.
 import { Testbed } from '../src/testbed/testbed.js';
-import type { NetnsHost } from '../src/testbed/host.js';
+import type { Impairment } from '../src/testbed/host.js';
+import type { ImpairSpec } from '../src/testbed/impair.js';
+import type { StackInfo } from '../src/lab/kernel.js';
+import type { LabHost, LabTarget, TargetHost } from '../src/lab/stack.js';
 import { changed, delta, type Counters } from '../src/testbed/counters.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 import { Wire, type Captured } from '../src/wire/wire.js';
@@ -8,25 +11,44 @@ import type { Match } from '../src/wire/match.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
-import { inNetns } from '../src/testbed/exec.js';
+import { inNetns, must } from '../src/testbed/exec.js';
+import { assertSafe } from '../src/testbed/safety.js';
 import { spawn } from 'node:child_process';
-import { currentTarget, type TargetHost } from '../src/targets/target.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 
 export type Sysctls = Readonly<Record<string, string | number>>;
 
 export interface Pair {
-  tb: Testbed;
-  a: NetnsHost;
-  b: NetnsHost;
+  /** The testbed of a local run (both hosts are its namespaces); undefined when one host is a target's. */
+  tb?: Testbed;
+  a: LabHost;
+  b: LabHost;
   /** a's and b's addresses on their link. */
   aAddr: string;
   bAddr: string;
   /** Capture (and crafted sends) on one end of the link: sees both directions of every a<->b segment. */
   wire: Wire;
+  /** The capture point of `wire` ('server:tcplab-...'), for packets() and ladders. */
+  point: string;
+  /** The host that segments crafted on `wire` reach (the far end of the link from the capture point). */
+  sendsReach: LabHost;
+  /** The stack a host runs: the target's for the subject on a target, else this machine's kernel. */
+  stackOf(h: LabHost): StackInfo;
+  /**
+   * Drops what `from` sends (dir 'out') or receives ('in'). On a target the subject has no nftables of
+   * ours: the rule goes on the other end of the link, the other way round (what a sends, b receives).
+   */
+  impair(from: LabHost, spec: ImpairSpec): Promise<Impairment>;
+  /** Another address for `h` on the link (e.g. a second server address), removed with the case. */
+  addAddress(h: LabHost, addr: string): Promise<void>;
 }
 
-/** Two hosts on one link, sysctls pinned on each, a capture on b's side registered with the case. */
+/**
+ * Two hosts on one link, sysctls pinned on each, a capture registered with the case. On this machine:
+ * two fresh namespaces, the capture on `captureOn`'s end. On a target (ctx.target): the lab's subject
+ * role is the target's kernel, the other role a namespace of this machine on the target's link, and the
+ * capture is on this machine's end (the partner's).
+ */
 export async function pair(
   ctx: CaseContext,
   names: readonly [string, string],
@@ -34,23 +56,54 @@ export async function pair(
   filter: Match = {},
   captureOn: 'a' | 'b' = 'b',
 ): Promise<Pair> {
-  // A lab built on two local namespaces would silently test this machine's kernel, not the target's.
-  const target = currentTarget();
-  if (target) throw new Error(`this lab needs two local hosts (pair()); it cannot run on target ${target.id} yet (probeServer() labs can)`);
-  const tb = ctx.use(await Testbed.create({ hosts: names, links: [names] }));
-  const a = tb.host(names[0]);
-  const b = tb.host(names[1]);
-  for (const h of [a, b]) {
+  const p = ctx.target ? await targetPair(ctx, ctx.target, names, filter) : await localPair(ctx, names, filter, captureOn);
+  for (const h of [p.a, p.b]) {
     for (const [k, v] of Object.entries(sysctls[h.name] ?? {})) {
       await h.sysctl.set(k, v);
       ctx.sysctl(h.name, k, await h.sysctl.get(k));
     }
   }
+  return p;
+}
+
+async function localPair(ctx: CaseContext, names: readonly [string, string], filter: Match, captureOn: 'a' | 'b'): Promise<Pair> {
+  const tb = ctx.use(await Testbed.create({ hosts: names, links: [names] }));
+  const a = tb.host(names[0]);
+  const b = tb.host(names[1]);
   const [at, other] = captureOn === 'b' ? [b, a] : [a, b];
   const ifname = at.iface(other.name).ifname;
   const wire = ctx.use(await Wire.open({ netns: at.netns, ifname, filter }));
-  ctx.addCapture(wireSource(wire, `${at.name}:${ifname}`));
-  return { tb, a, b, aAddr: a.addr(b.name), bAddr: b.addr(a.name), wire };
+  const point = `${at.name}:${ifname}`;
+  ctx.addCapture(wireSource(wire, point));
+  return { tb, a, b, aAddr: a.addr(b.name), bAddr: b.addr(a.name), wire, point, sendsReach: other, stackOf: () => ctx.stack,
+    addAddress: async (h, addr) => {
+      const host = h === a ? a : b;
+      assertSafe('address', addr);
+      await must('ip', ['-n', host.netns, 'addr', 'add', `${addr}/24`, 'dev', host.iface((h === a ? b : a).name).ifname]);
+    }, impair: (from, spec) => (from === a ? a : b).impair(spec) };
+}
+
+async function targetPair(ctx: CaseContext, target: LabTarget, names: readonly [string, string], filter: Match): Promise<Pair> {
+  if (!names.includes(ctx.subject)) throw new Error(`lab ${ctx.labId}: subject '${ctx.subject}' is not one of this pair's hosts (${names.join(', ')})`);
+  if (!target.partner) throw new Error(`${target.id}: two-host labs cannot run there (no partner link)`);
+  const partnerName = names[0] === ctx.subject ? names[1] : names[0];
+  const s = ctx.use(await target.partner({ subject: ctx.subject, partner: partnerName }, filter));
+  ctx.addCapture(wireSource(s.wire, s.point));
+  ctx.note(undefined, `${ctx.subject}: ${s.subjectStack.os} ${s.subjectStack.release} on ${target.id} (on trial); ${partnerName}: this machine's ${s.partnerStack.os} ${s.partnerStack.release}`);
+  const subjectFirst = names[0] === ctx.subject;
+  const [a, b] = subjectFirst ? [s.subject, s.partner] : [s.partner, s.subject];
+  const [aAddr, bAddr] = subjectFirst ? [s.subjectAddr, s.partnerAddr] : [s.partnerAddr, s.subjectAddr];
+  const flip = (d: ImpairSpec['dir']): ImpairSpec['dir'] => (d === 'out' ? 'in' : 'out');
+  return {
+    a, b, aAddr, bAddr, wire: s.wire, point: s.point, sendsReach: s.subject,
+    stackOf: (h) => (h === s.subject ? s.subjectStack : s.partnerStack),
+    addAddress: async (h, addr) => {
+      if (h !== s.partner) throw new Error(`${h.name}: a second address can only be added on this machine's end of the target's link`);
+      await s.partner.addAddress(addr);
+    },
+    // What the subject sends out, the partner receives (and the other way): same match, other hook.
+    impair: (from, spec) => (from === s.partner ? s.partner.impair(spec) : s.partner.impair({ ...spec, dir: flip(spec.dir) })),
+  };
 }
 
 /** A stack under test and a ghost prober on its link: a local namespace pair, or the current target. */
@@ -67,15 +120,15 @@ export interface Probe {
 }
 
 /**
- * The server side of a ghost-prober lab. Without a target (withTarget), a fresh namespace pair as
+ * The server side of a ghost-prober lab. Without a target (ctx.target), a fresh namespace pair as
  * before; with one (QEMU guest, gVisor...), a probe session on it. Sysctls are pinned either way.
  */
 export async function probeServer(ctx: CaseContext, sysctls: Sysctls, filter: Match = {}): Promise<Probe> {
-  const target = currentTarget();
+  const target = ctx.target;
   if (!target) {
     const p = await pair(ctx, ['prober', 'server'], { server: sysctls }, filter, 'a');
-    const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
-    return { server: p.b, sAddr: p.bAddr, ghostAddr: ghost.addr, wire: p.wire, point: `${p.a.name}:${p.a.iface('server').ifname}`, peer: () => p.b.peer() };
+    const ghost = ctx.use(await p.tb!.ghost('prober', 'server'));
+    return { server: p.b, sAddr: p.bAddr, ghostAddr: ghost.addr, wire: p.wire, point: p.point, peer: () => p.b.peer() };
   }
   const s = ctx.use(await target.probe(filter));
   for (const [k, v] of Object.entries(sysctls)) {
@@ -196,7 +249,7 @@ export async function connectedPair(ctx: CaseContext, sysctls: { client?: Sysctl
     p, cli, srv, lsock: l.sock, csock: con.sock, ssock: acc.sock,
     local: { addr: p.aAddr, port: cport },
     remote: { addr: p.bAddr, port: serverPort },
-    point: `${p.b.name}:${p.b.iface(p.a.name).ifname}`,
+    point: p.point,
     fromClient: (x) => x.segment.src === p.aAddr && x.segment.sport === cport,
     fromServer: (x) => x.segment.src === p.bAddr && x.segment.sport === serverPort && x.segment.dport === cport,
   };
@@ -217,7 +270,9 @@ export interface Proc extends AsyncDisposable {
 }
 
 /** Spawns `cmd` in the host's namespace (`ip netns exec` execs it: the pid is the program's own). */
-export function spawnIn(host: NetnsHost, cmd: string, args: readonly string[]): Proc {
+export function spawnIn(host: Pick<LabHost, 'name' | 'netns'>, cmd: string, args: readonly string[]): Proc {
+  // Programs run on this machine's hosts only; a lab puts them on the role that stays here.
+  if (host.netns === undefined) throw new Error(`${host.name}: ${cmd} can only run in a namespace of this machine, not on a target`);
   const [c, a] = inNetns(host.netns, cmd, args);
   const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
@@ -299,7 +354,7 @@ srv.listen(Number(port), addr, () => console.log('listening ' + addr + ':' + por
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-export async function nodeHttpServer(ctx: CaseContext, host: NetnsHost, addr: string, port: number, keepAliveTimeoutMs = 5000): Promise<Proc> {
+export async function nodeHttpServer(ctx: CaseContext, host: Pick<LabHost, 'name' | 'netns'>, addr: string, port: number, keepAliveTimeoutMs = 5000): Promise<Proc> {
   const p = ctx.use(spawnIn(host, process.execPath, ['-e', HTTP_SERVER_JS, addr, String(port), String(keepAliveTimeoutMs)]));
   await p.waitFor(/^listening /, 5000);
   return p;

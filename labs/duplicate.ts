@@ -11,7 +11,7 @@ import type { PeerClient } from '../src/peer/client.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
 import type { TcpOption } from '../src/wire/types.js';
-import { counting, pair, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
+import { counting, probeServer, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33200;
@@ -100,14 +100,14 @@ function labCase(mode: Mode): LabCase {
     id: mode,
     title: titles[mode],
     async run(ctx: CaseContext) {
-      const p = await pair(ctx, ['prober', 'server'], { server: { 'net.ipv4.tcp_timestamps': 1 } }, { port: SERVER_PORT }, 'a');
-      const ghost = ctx.use(await p.tb.ghost('prober', 'server'));
-      const sAddr = p.bAddr;
-      const point = `${p.a.name}:${p.a.iface('server').ifname}`;
+      const p = await probeServer(ctx, { 'net.ipv4.tcp_timestamps': 1 }, { port: SERVER_PORT });
+      const ghost = { addr: p.ghostAddr };
+      const sAddr = p.sAddr;
+      const point = p.point;
       const local = { addr: sAddr, port: SERVER_PORT };
       const remote = { addr: ghost.addr, port: PROBER_PORT };
       ctx.setColumns([{ label: 'prober', addrs: [ghost.addr] }, { label: 'server', addrs: [sAddr] }]);
-      const srv = await p.b.peer();
+      const srv = await p.peer();
       const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
       const tuple = { src: ghost.addr, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, window: WINDOW };
 
@@ -131,7 +131,7 @@ function labCase(mode: Mode): LabCase {
         await srv.call('close', { sock: acc.sock });
         await old.expectFin();
       }
-      const srvSock = await waitSocket(p.b, local, remote, (s) => (mode === 'server-time-wait' ? s?.state === 'TIME-WAIT' : s === undefined), 1000);
+      const srvSock = await waitSocket(p.server, local, remote, (s) => (mode === 'server-time-wait' ? s?.state === 'TIME-WAIT' : s === undefined), 1000);
       ctx.check({
         id: 'old-closed',
         title: "the server's socket for the 4-tuple after the old incarnation closed",
@@ -159,7 +159,7 @@ function labCase(mode: Mode): LabCase {
           observed: reply ? (reply.segment.flags === 'S.' ? 'SYN-ACK' : reply.segment.flags.includes('R') ? 'RST' : 'ACK') : 'nothing',
           packets: [syn, reply].filter((x): x is PacketRecord => !!x),
         });
-        const { result: r, moved } = await counting(p.b, async () => {
+        const { result: r, moved } = await counting(p.server, async () => {
           const t = p.wire.now();
           old.send('P.', oldSeg);
           ctx.note('prober', 'replays the old data segment');
@@ -175,7 +175,7 @@ function labCase(mode: Mode): LabCase {
           observed: r.acc.ok ? 'accepted' : r.acc.code,
           packets: [replay, ans].filter((x): x is PacketRecord => !!x),
           counters: tcpOnly(moved),
-          sockets: [sockLineOr(await socketOf(p.b, local, remote), 'server')],
+          sockets: [sockLineOr(await socketOf(p.server, local, remote), 'server')],
         });
         neu.send('R', { seq: seqAdd(newIsn, 1), options: [] });
         return;
@@ -187,7 +187,7 @@ function labCase(mode: Mode): LabCase {
       const newSeg = sendData(neu, NEW_DATA);
       const drift = seqDiff(synAck.segment!.seq, oldSynAck.segment!.seq);
       ctx.step(`the prober replays the old data segment: seq ${oldSeg.seq} (the new incarnation's next expected byte), ack ${oldSeg.ack} (${drift} behind the new server ISN)${ts ? `, TSval ${(oldSeg.options.find((o) => o.kind === 'ts') as { val: number }).val}` : ''}`);
-      const { result: since, moved } = await counting(p.b, async () => {
+      const { result: since, moved } = await counting(p.server, async () => {
         await ctx.sleep(30);
         const t = mode === 'ts-off-slow-path'
           ? new CraftedConn(p.wire, { ...tuple, window: OTHER_WINDOW, isn: OLD_ISN }).send('P.', oldSeg)
@@ -243,6 +243,8 @@ function labCase(mode: Mode): LabCase {
 }
 
 export const duplicateLab: Lab = {
+  roles: { all: ['prober', 'server'], subject: 'server' },
+  remote: 'probe',
   id: 'duplicate',
   title: 'why TIME-WAIT exists (1): an old duplicate landing in a new incarnation',
   summary:

@@ -6,7 +6,7 @@ import type { Match } from '../src/wire/match.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
-import type { NetnsHost } from '../src/testbed/host.js';
+import type { LabHost } from '../src/lab/stack.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 import { counting, pair, packets, sockLine, tcpOnly, type Pair } from './common.js';
 
@@ -47,7 +47,7 @@ async function setup(ctx: CaseContext, client: Record<string, string | number>, 
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
   ctx.step(`client ${p.aAddr}, ephemeral ports ${RANGE.replace(' ', '-')} (${PORTS} ports, default ${defaultRange.replace(' ', '-')}); server ${p.bAddr}:${SERVER_PORT}; capture: ${note}`);
-  return { p, cli, srv, listeners: new Map([[`${p.bAddr}:${SERVER_PORT}`, l.sock]]), point: `${p.b.name}:${p.b.iface(p.a.name).ifname}`, defaultRange };
+  return { p, cli, srv, listeners: new Map([[`${p.bAddr}:${SERVER_PORT}`, l.sock]]), point: p.point, defaultRange };
 }
 
 /** One short connection: connect (ephemeral port), accept, and close with `closer` going first. */
@@ -86,7 +86,7 @@ async function run(e: Env, dsts: { addr: string; port: number }[], closer: Close
   return out;
 }
 
-async function timeWaits(h: NetnsHost): Promise<SocketEntry[]> {
+async function timeWaits(h: LabHost): Promise<SocketEntry[]> {
   return h.sockets({ state: 'TIME-WAIT' });
 }
 
@@ -221,9 +221,8 @@ const moreTuples: LabCase = {
   title: 'remedy: more server ports and addresses, more 4-tuples: each gets the whole port range',
   async run(ctx) {
     const e = await setup(ctx, { 'net.ipv4.tcp_tw_reuse': 0 }, { set: 'S' }, 'SYN and SYN-ACK only', true);
-    const ifname = e.p.b.iface(e.p.a.name).ifname;
     const second = e.p.bAddr.replace(/\.\d+$/, '.3');
-    await e.p.b.exec('ip', ['addr', 'add', `${second}/24`, 'dev', ifname]);
+    await e.p.addAddress(e.p.b, second);
     const dsts: { addr: string; port: number }[] = [];
     for (const addr of [e.p.bAddr, second]) {
       for (const port of [SERVER_PORT, SERVER_PORT + 1]) {
@@ -348,6 +347,8 @@ const linger0: LabCase = {
 };
 
 export const exhaustionLab: Lab = {
+  roles: { all: ['client', 'server'], subject: 'client' },
+  remote: 'link',
   id: 'exhaustion',
   title: 'ephemeral port exhaustion by TIME-WAIT, and what each remedy buys',
   summary:

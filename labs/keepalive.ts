@@ -41,7 +41,7 @@ async function setup(ctx: CaseContext, keepAliveTimeoutMs = 5000): Promise<Env> 
   ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
   await nodeHttpServer(ctx, p.b, p.bAddr, PORT, keepAliveTimeoutMs);
   ctx.step(`server: a Node ${process.version} HTTP server (node:http) on ${p.bAddr}:${PORT}, keepAliveTimeout ${keepAliveTimeoutMs} ms; client ${p.aAddr} speaks HTTP/1.1 through the peer's sockets`);
-  return { p, cli: await p.a.peer(), point: `${p.b.name}:${p.b.iface(p.a.name).ifname}`, dst: { addr: p.bAddr, port: PORT } };
+  return { p, cli: await p.a.peer(), point: p.point, dst: { addr: p.bAddr, port: PORT } };
 }
 
 const request = (i: number, close: boolean) => `GET /r${i} HTTP/1.1\r\nHost: server\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
@@ -267,6 +267,8 @@ const keepAliveIdle: LabCase = {
 };
 
 export const keepaliveLab: Lab = {
+  roles: { all: ['client', 'server'], subject: 'client' },
+  remote: 'link',
   id: 'keepalive',
   title: 'HTTP keep-alive: one connection instead of N, and who ends in TIME-WAIT',
   summary:

@@ -149,6 +149,7 @@ export const lastackSynLab: Lab = {
     'the new SYN, and does the client get connected or refused?',
   rfcs: ['RFC 9293 §3.10.7.3 (SYN-SENT)', 'RFC 5961 §4 (challenge ACK)', 'Linux tcp_validate_incoming()', 'Linux tcp_twsk_unique()'],
   sources: ['V. Bernat, Coping with the TCP TIME-WAIT state on busy Linux servers (the seeds): the LAST-ACK case of tcp_tw_reuse'],
-  targets: true,
+  roles: { all: ['prober', 'server'], subject: 'server' },
+  remote: 'probe',
   cases: [labCase()],
 };

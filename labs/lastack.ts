@@ -66,6 +66,8 @@ function labCase(lc: LastAckCase): LabCase {
   return {
     id: lc.id,
     title: lc.title,
+    // The injected RST is crafted on this machine's end of the link, so it reaches only a client on the target.
+    ...(lc.kill === 'rst' ? { localOnly: (subject: string) => (subject === 'client' ? undefined : "the stray RST toward the client is crafted on this machine's end of the target's link, so it can only reach a client on the target (--subject client)") } : {}),
     async run(ctx: CaseContext) {
       const c = await connectedPair(ctx, { client: { 'net.ipv4.tcp_timestamps': 1, ...lc.client } }, SERVER_PORT);
       const { p, cli, srv, point, local, remote, fromServer, fromClient } = c;
@@ -77,7 +79,7 @@ function labCase(lc: LastAckCase): LabCase {
       const synAck = packets(p.wire, point, (x) => fromServer(x) && x.segment.flags === 'S.')[0];
       if (!synAck) throw new Error('no SYN-ACK from the server was captured');
       const ackOfFin = seqAdd(synAck.segment.seq, 2); // the server sends no data: its FIN is ISN + 1
-      const drop = await p.a.impair({ dir: 'out', match: { tcpFlags: 'ack-only', sport: cport, dport: SERVER_PORT, ackSeq: ackOfFin } });
+      const drop = await p.impair(p.a, { dir: 'out', match: { tcpFlags: 'ack-only', sport: cport, dport: SERVER_PORT, ackSeq: ackOfFin } });
       ctx.note('client', `nftables drops the client's pure ACK of the server's FIN (ack ${ackOfFin}), once`);
 
       ctx.step('the client closes first (shutdown SHUT_WR: FIN); the server reads EOF and closes its side too (shutdown SHUT_WR, keeping the socket to see what happens)');
@@ -107,6 +109,7 @@ function labCase(lc: LastAckCase): LabCase {
           const fin = packets(p.wire, point, (x) => fromServer(x) && x.segment.flags.includes('F'))[0];
           if (!fin) throw new Error("the server's FIN was not captured");
           const seq = seqAdd(fin.segment.seq, 1);
+          if (p.sendsReach !== p.a) throw new Error('the stray RST must reach the client, but crafted sends on this link reach the other host');
           p.wire.send({ src: p.bAddr, dst: p.aAddr, sport: SERVER_PORT, dport: cport, seq, ack: 0, flags: 'R', window: 0 });
           ctx.note(undefined, `a stray RST (seq ${seq}, the TIME-WAIT's rcv_nxt) is injected toward the client`);
         }
@@ -117,6 +120,7 @@ function labCase(lc: LastAckCase): LabCase {
       const la = await socketOf(p.b, remote, local);
       ctx.check({
         id: 'client-state',
+        stack: p.stackOf(p.a),
         title: "the client's socket for the 4-tuple while the server is in LAST-ACK",
         expect: lc.clientState,
         observed: cs?.state ?? 'gone',
@@ -125,6 +129,7 @@ function labCase(lc: LastAckCase): LabCase {
       });
       ctx.check({
         id: 'server-last-ack',
+        stack: p.stackOf(p.b),
         title: 'the server, whose FIN was never acknowledged, is in LAST-ACK',
         expect: { linux: [{ versions: '*', expect: 'LAST-ACK', because: 'tcp_rcv_state_process(): CLOSE-WAIT + shutdown(SHUT_WR) -> LAST-ACK until the FIN is acknowledged' }] },
         observed: laDuring?.state ?? 'gone',
@@ -135,6 +140,7 @@ function labCase(lc: LastAckCase): LabCase {
         const rsts = packets(p.wire, point, (x) => fromClient(x) && x.segment.flags.includes('R'));
         ctx.check({
           id: 'linger-sends-nothing',
+          stack: p.stackOf(p.a),
           title: 'close() with SO_LINGER {1, 0} on the client sends no RST: the connection is already over',
           expect: { linux: [{ versions: '*', expect: 0, because: 'tcp_close(): the socket is in CLOSE after tcp_time_wait(); tcp_disconnect() sends an RST only when tcp_need_reset(state)' }] },
           observed: rsts.length,
@@ -145,6 +151,7 @@ function labCase(lc: LastAckCase): LabCase {
       if (lc.kill === 'buckets') {
         ctx.check({
           id: 'tw-overflow',
+          stack: p.stackOf(p.a),
           title: 'the refused TIME-WAIT is counted (TcpExt.TCPTimeWaitOverflow)',
           expect: { linux: [{ versions: '*', expect: 1, because: 'tcp_time_wait(): NET_INC_STATS(LINUX_MIB_TCPTIMEWAITOVERFLOW) when inet_twsk_alloc() fails' }] },
           observed: cliMoved['TcpExt.TCPTimeWaitOverflow'] ?? 0,
@@ -167,6 +174,7 @@ function labCase(lc: LastAckCase): LabCase {
       const answer = retrans ? packets(p.wire, point, (x) => x.tsNs > retrans.tsNs && fromClient(x))[0] : undefined;
       ctx.check({
         id: 'answer',
+        stack: p.stackOf(p.a),
         title: "the client's answer to the retransmitted FIN",
         expect: lc.answer,
         observed: retrans ? classifyReply(answer) : 'no FIN retransmission',
@@ -176,6 +184,7 @@ function labCase(lc: LastAckCase): LabCase {
       const after = await waitSocket(p.b, remote, local, (x) => x === undefined, 500);
       ctx.check({
         id: 'server-after',
+        stack: p.stackOf(p.b),
         title: "the server's socket once the retransmitted FIN is answered",
         expect: { linux: [{ versions: '*', expect: 'gone', because: classifyReply(answer) === 'RST' ? 'tcp_reset(): LAST-ACK + RST -> tcp_done()' : 'tcp_rcv_state_process(): LAST-ACK + the ACK of our FIN -> tcp_done()' }] },
         observed: after?.state ?? 'gone',
@@ -186,6 +195,7 @@ function labCase(lc: LastAckCase): LabCase {
       ctx.note('server', `send() -> ${r.ok ? 'ok' : r.code}`);
       ctx.check({
         id: 'app-sees',
+        stack: p.stackOf(p.b),
         title: "what the server application's next call (send) returns",
         expect: lc.appSees,
         observed: r.ok ? 'ok' : r.code,
@@ -200,6 +210,8 @@ function labCase(lc: LastAckCase): LabCase {
 }
 
 export const lastackLab: Lab = {
+  roles: { all: ['client', 'server'], subject: 'server', choices: ['server', 'client'] },
+  remote: 'link',
   id: 'lastack',
   title: "why TIME-WAIT exists (2): re-acknowledging the peer's retransmitted FIN",
   summary:

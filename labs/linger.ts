@@ -178,6 +178,8 @@ const linger0: LabCase = {
 };
 
 export const lingerLab: Lab = {
+  roles: { all: ['client', 'server'], subject: 'client' },
+  remote: 'link',
   id: 'linger',
   title: 'close() with SO_LINGER {on, 0}: RST instead of FIN, no TIME-WAIT, queued data lost',
   summary:

@@ -120,6 +120,7 @@ export const pawsLab: Lab = {
     'backwards, or that has no timestamp. Does the server application read those bytes?',
   rfcs: ['RFC 7323 §5 (PAWS)', 'RFC 7323 §3.2', 'Linux tcp_paws_discard()', 'FreeBSD tcp_input()'],
   sources: ['RFC 1337 (why TIME-WAIT protects against old duplicates)', 'lab duplicate (the same question on two local hosts)'],
-  targets: true,
+  roles: { all: ['prober', 'server'], subject: 'server' },
+  remote: 'probe',
   cases: CASES.map(labCase),
 };

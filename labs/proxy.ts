@@ -385,6 +385,9 @@ async function cleanNginxLeftovers(): Promise<string[]> {
 
 export const proxyLab: Lab = {
   clean: cleanNginxLeftovers,
+  roles: { all: ['client', 'proxy', 'backend'], subject: 'proxy' },
+  remote: 'link',
+  localOnly: "the kernel on trial is the proxy's, which must run nginx: the QEMU guests are a busybox initramfs without it, and a three-host link to a target is not built",
   id: 'proxy',
   title: 'a reverse proxy piles up TIME-WAIT toward its backend, unless upstream keep-alive is on',
   summary:

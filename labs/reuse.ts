@@ -3,7 +3,7 @@
 import type { Lab, LabCase, CaseContext } from '../src/lab/types.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { PeerClient } from '../src/peer/client.js';
-import type { NetnsHost } from '../src/testbed/host.js';
+import type { LabHost } from '../src/lab/stack.js';
 import { Wire } from '../src/wire/wire.js';
 import { nowNs } from '../src/lab/runner.js';
 import { changed, delta, type Counters } from '../src/testbed/counters.js';
@@ -11,7 +11,16 @@ import { seqAdd, seqDiff } from '../src/wire/seq.js';
 import { counting, pair, packets, sockLine, socketOf, tcpOnly, wireSource, type Pair } from './common.js';
 
 const SERVER_PORT = 8080;
-const CLIENT_PORT = 40000;
+/**
+ * The client's port, one per case: on a target the cases share one kernel, and a TIME-WAIT an earlier
+ * case left on a port (bound by bind() in the 'bound' cases) would change what connect() may do with it.
+ */
+const CLIENT_PORTS: Readonly<Record<string, number>> = { reuse0: 40000, reuse1: 40001, 'reuse1-nots': 40002, reuse2: 40003, 'bound-reuse0': 40004, 'bound-nots': 40005, lastack: 40006 };
+function clientPort(ctx: CaseContext): number {
+  const port = CLIENT_PORTS[ctx.caseId];
+  if (port === undefined) throw new Error(`reuse: no client port for case ${ctx.caseId}`);
+  return port;
+}
 /** How long a lab keeps retrying a reconnect that the kernel refuses: well past the 1 s reuse delay. */
 const RETRY_FOR_MS = 2000;
 /**
@@ -20,11 +29,13 @@ const RETRY_FOR_MS = 2000;
  * so a reconnect must take over the TIME-WAIT's port or fail. tcp_tw_reuse only governs this path.
  */
 type Mode = 'bound' | 'ephemeral';
-const ONE_PORT_RANGE = `${CLIENT_PORT} ${CLIENT_PORT}`;
+const onePortRange = (port: number) => `${port} ${port}`;
 const RETRY_EVERY_MS = 50;
 
 interface Conn {
   mode: Mode;
+  /** The client's local port (the only one in range, for 'ephemeral'). */
+  port: number;
   cli: PeerClient;
   srv: PeerClient;
   lsock: number;
@@ -34,21 +45,21 @@ interface Conn {
 }
 
 /** Server listens; both peers are real kernel sockets driven over stdio. */
-async function peers(p: Pair, ctx: CaseContext, mode: Mode): Promise<Conn> {
+async function peers(p: Pair, ctx: CaseContext, mode: Mode, port: number): Promise<Conn> {
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
   ctx.step(`server listens on ${p.bAddr}:${SERVER_PORT}`);
-  return { mode, cli, srv, lsock: l.sock, cAddr: p.aAddr, sAddr: p.bAddr, point: `${p.b.name}:${p.b.iface(p.a.name).ifname}` };
+  return { mode, port, cli, srv, lsock: l.sock, cAddr: p.aAddr, sAddr: p.bAddr, point: p.point };
 }
 
 function connectArgs(c: Conn, reuseAddr = true) {
   const base = { addr: c.sAddr, port: SERVER_PORT, timeoutMs: 3000 };
-  return c.mode === 'bound' ? { ...base, localAddr: c.cAddr, localPort: CLIENT_PORT, reuseAddr } : base;
+  return c.mode === 'bound' ? { ...base, localAddr: c.cAddr, localPort: c.port, reuseAddr } : base;
 }
 
 function how(c: Conn): string {
-  return c.mode === 'bound' ? `bind(${c.cAddr}:${CLIENT_PORT}, SO_REUSEADDR) + connect()` : `connect() with an ephemeral port (range ${ONE_PORT_RANGE})`;
+  return c.mode === 'bound' ? `bind(${c.cAddr}:${c.port}, SO_REUSEADDR) + connect()` : `connect() with an ephemeral port (range ${onePortRange(c.port)})`;
 }
 
 /** Client connects (bound or ephemeral port), then closes first; the server closes after EOF. */
@@ -56,7 +67,7 @@ async function connectCloseFirst(ctx: CaseContext, c: Conn, opts: { beforeClient
   const con = await c.cli.call('connect', connectArgs(c));
   const acc = await c.srv.call('accept', { sock: c.lsock, timeoutMs: 2000 });
   ctx.note('client', `${how(c)} -> established from port ${con.localPort}`);
-  if (con.localPort !== CLIENT_PORT) throw new Error(`the client got port ${con.localPort}, not ${CLIENT_PORT}: ip_local_port_range was not honoured`);
+  if (con.localPort !== c.port) throw new Error(`the client got port ${con.localPort}, not ${c.port}: ip_local_port_range was not honoured`);
   await opts.beforeClientClose?.();
   await c.cli.call('close', { sock: con.sock });
   ctx.note('client', 'close(): the client closes first');
@@ -67,7 +78,7 @@ async function connectCloseFirst(ctx: CaseContext, c: Conn, opts: { beforeClient
 }
 
 /** Waits until a host shows the socket of the 4-tuple in `state`; returns its ss line. */
-async function waitState(host: NetnsHost, local: { addr: string; port: number }, peer: { addr: string; port: number }, state: string, ms = 2000) {
+async function waitState(host: LabHost, local: { addr: string; port: number }, peer: { addr: string; port: number }, state: string, ms = 2000) {
   const end = Date.now() + ms;
   for (;;) {
     const s = await socketOf(host, local, peer);
@@ -117,9 +128,10 @@ const isFrom = (addr: string, port: number) => (r: PacketRecord) => r.segment.sr
 
 /** The TIME-WAIT the client is left with, checked from its socket list. */
 async function checkClientTimeWait(ctx: CaseContext, p: Pair, c: Conn) {
-  const tw = await waitState(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT }, 'TIME-WAIT');
+  const tw = await waitState(p.a, { addr: c.cAddr, port: c.port }, { addr: c.sAddr, port: SERVER_PORT }, 'TIME-WAIT');
   ctx.check({
     id: 'client-time-wait',
+    stack: p.stackOf(p.a),
     title: 'the client, which closed first, holds the 4-tuple in TIME-WAIT',
     expect: { linux: [{ versions: '*', expect: 'TIME-WAIT', because: 'the active closer enters TIME-WAIT (RFC 9293 §3.3.2); tcp_time_wait()' }], freebsd: [{ versions: '*', expect: 'TIME-WAIT' }] },
     observed: tw?.state ?? 'gone',
@@ -139,11 +151,12 @@ interface Setup {
 /** Two hosts, the sysctls of the case pinned on the client, a listening server, a client connection closed first. */
 async function setup(ctx: CaseContext, s: Setup, opts: { beforeClientClose?: (p: Pair, c: Conn) => Promise<void> } = {}) {
   const client: Record<string, string | number> = { 'net.ipv4.tcp_tw_reuse': s.reuse, 'net.ipv4.tcp_timestamps': s.timestamps };
-  if (s.mode === 'ephemeral') client['net.ipv4.ip_local_port_range'] = ONE_PORT_RANGE;
+  const port = clientPort(ctx);
+  if (s.mode === 'ephemeral') client['net.ipv4.ip_local_port_range'] = onePortRange(port);
   const p = await pair(ctx, ['client', 'server'], { client, server: { 'net.ipv4.tcp_timestamps': 1 } }, { port: SERVER_PORT });
   ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
   const delayMs = await reuseDelay(p.a, ctx);
-  const c = await peers(p, ctx, s.mode);
+  const c = await peers(p, ctx, s.mode, port);
   ctx.step(`client: ${how(c)}, then closes first`);
   await connectCloseFirst(ctx, c, { beforeClientClose: opts.beforeClientClose && (() => opts.beforeClientClose!(p, c)) });
   await checkClientTimeWait(ctx, p, c);
@@ -154,10 +167,11 @@ async function setup(ctx: CaseContext, s: Setup, opts: { beforeClientClose?: (p:
 async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, because: string) {
   ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms for ${RETRY_FOR_MS / 1000} s`);
   const { result: r, moved } = await counting(p.a, () => ctx.waiting('reconnect attempts (the kernel refuses them)', RETRY_FOR_MS, () => reconnect(ctx, c, RETRY_FOR_MS)));
-  const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
-  const synsAfter = packets(p.wire, c.point, (x) => isFrom(c.cAddr, CLIENT_PORT)(x) && x.segment.flags === 'S').slice(1);
+  const tw = await socketOf(p.a, { addr: c.cAddr, port: c.port }, { addr: c.sAddr, port: SERVER_PORT });
+  const synsAfter = packets(p.wire, c.point, (x) => isFrom(c.cAddr, c.port)(x) && x.segment.flags === 'S').slice(1);
   ctx.check({
     id: 'reconnect',
+    stack: p.stackOf(p.a),
     title,
     expect: { linux: [{ versions: '*', expect: 'EADDRNOTAVAIL', because }] },
     observed: summary(r.attempts),
@@ -172,12 +186,13 @@ async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, 
 async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: number; maxMs: number; because: string; immediate?: boolean }, reconnectFor: number) {
   ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms until the kernel lets it`);
   const { result: r, moved } = await counting(p.a, () => ctx.waiting('reconnecting until the kernel allows it', reconnectFor, () => reconnect(ctx, c, reconnectFor)));
-  const fromClient = isFrom(c.cAddr, CLIENT_PORT);
+  const fromClient = isFrom(c.cAddr, c.port);
   const serverFin = packets(p.wire, c.point, (x) => isFrom(c.sAddr, SERVER_PORT)(x) && x.segment.flags.includes('F'))[0];
   const clientFin = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags.includes('F'))[0];
   const newSyn = packets(p.wire, c.point, (x) => fromClient(x) && x.segment.flags === 'S')[1];
   ctx.check({
     id: 'reconnect',
+    stack: p.stackOf(p.a),
     title: 'the reconnect takes over the TIME-WAIT 4-tuple',
     expect: { linux: [{ versions: '*', expect: 'connected', because: delay.because }] },
     observed: summary(r.attempts),
@@ -187,6 +202,7 @@ async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: 
   });
   ctx.check({
     id: 'tw-recycled',
+    stack: p.stackOf(p.a),
     title: 'TcpExt.TWRecycled counts the takeover',
     expect: { linux: [{ versions: '*', expect: 1, because: '__inet_check_established() increments LINUX_MIB_TIMEWAITRECYCLED when tcp_twsk_unique() lets it take a TIME-WAIT' }] },
     observed: moved['TcpExt.TWRecycled'] ?? 0,
@@ -197,6 +213,7 @@ async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: 
     const waited = Math.round(Number(newSyn.tsNs - serverFin.tsNs) / 1e6);
     ctx.check({
       id: 'reuse-delay',
+      stack: p.stackOf(p.a),
       title: 'the takeover needs no waiting: the first reconnect attempt succeeds',
       expect: { linux: [{ versions: '*', expect: 1, because: delay.because }] },
       observed: r.attempts.findIndex((a) => a.code === 'ok') + 1,
@@ -207,8 +224,15 @@ async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: 
     const waited = Math.round(Number(newSyn.tsNs - serverFin.tsNs) / 1e6);
     ctx.check({
       id: 'reuse-delay',
-      title: "the takeover never comes before the reuse delay, counted from the server's FIN (the last timestamp the TIME-WAIT saw)",
-      expect: { linux: [{ versions: '*', expect: { atLeast: delay.minMs }, because: delay.because }] },
+      stack: p.stackOf(p.a),
+      title: "when the takeover comes, counted from the server's FIN (the last timestamp the TIME-WAIT saw)",
+      expect: {
+        linux: [
+          { versions: '>=6.14', expect: { atLeast: 1000 }, because: DELAY_SYSCTL },
+          // +100 ms: the client's kernel stamps the FIN a little after our capture saw it, and the SYN leaves after connect() returns.
+          { versions: '<6.14', expect: { between: [0, 1100] }, because: DELAY_TICK },
+        ],
+      },
       observed: waited,
       packets: [serverFin, newSyn],
       explain: `the reusing SYN left ${waited} ms after the server's FIN; the client polled every ${RETRY_EVERY_MS} ms`,
@@ -221,6 +245,7 @@ async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: 
     const first = r.attempts.find((a) => a.startNs >= due) ?? r.attempts.find((a) => a.code === 'ok');
     ctx.check({
       id: 'reuse-when-due',
+      stack: p.stackOf(p.a),
       title: `the first attempt after the delay${delay.maxMs > delay.minMs ? ` (and its ${delay.maxMs - delay.minMs} ms granularity)` : ''} succeeds`,
       expect: { linux: [{ versions: '*', expect: 'ok', because: delay.because }] },
       observed: first?.code ?? 'no attempt after the delay',
@@ -231,6 +256,7 @@ async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: 
   if (clientFin && newSyn) {
     ctx.check({
       id: 'reuse-isn',
+      stack: p.stackOf(p.a),
       title: "the reusing SYN's ISN is the old connection's snd_nxt + 65537",
       expect: { linux: [{ versions: '*', expect: 65537, because: 'tcp_twsk_unique(): write_seq = tw_snd_nxt + 65535 + 2, so the new sequence space starts above the old one' }] },
       observed: seqDiff(newSyn.segment.seq, seqAdd(clientFin.segment.seq, 1)),
@@ -240,7 +266,7 @@ async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: 
   return { attempts: r.attempts, moved, newSyn };
 }
 
-async function hasReuseDelaySysctl(h: NetnsHost): Promise<boolean> {
+async function hasReuseDelaySysctl(h: LabHost): Promise<boolean> {
   try {
     await h.sysctl.get('net.ipv4.tcp_tw_reuse_delay');
     return true;
@@ -249,25 +275,26 @@ async function hasReuseDelaySysctl(h: NetnsHost): Promise<boolean> {
   }
 }
 
-/** The reuse delay, pinned to 1000 ms where net.ipv4.tcp_tw_reuse_delay exists (else 1 s in whole seconds). */
-async function reuseDelay(h: NetnsHost, ctx: CaseContext): Promise<{ ms: number; grainMs: number }> {
+/** The reuse delay, pinned to 1000 ms where net.ipv4.tcp_tw_reuse_delay exists (else the next tick of a 1 Hz clock). */
+async function reuseDelay(h: LabHost, ctx: CaseContext): Promise<{ ms: number; grainMs: number }> {
   if (await hasReuseDelaySysctl(h)) {
     await h.sysctl.set('net.ipv4.tcp_tw_reuse_delay', 1000);
     ctx.sysctl(h.name, 'net.ipv4.tcp_tw_reuse_delay', await h.sysctl.get('net.ipv4.tcp_tw_reuse_delay'));
     return { ms: 1000, grainMs: 0 };
   }
-  ctx.note(h.name, 'net.ipv4.tcp_tw_reuse_delay does not exist on this kernel: the delay is 1 s, counted in whole seconds');
-  return { ms: 1000, grainMs: 1000 };
+  ctx.note(h.name, 'net.ipv4.tcp_tw_reuse_delay does not exist on this kernel: reuse waits for the next tick of the 1 Hz clock (0-1 s)');
+  return { ms: 0, grainMs: 1000 };
 }
 
+// Linux 6.14 (commits 19ce8cd30465 "tcp: Measure TIME-WAIT reuse delay with millisecond precision" and
+// ca6a6f93867a "tcp: Add sysctl to configure TIME-WAIT reuse delay") made the delay tcp_tw_reuse_delay ms
+// after the TIME-WAIT's last timestamp; before, tcp_twsk_unique() let a TIME-WAIT go once the 1 Hz
+// ktime_get_seconds() clock was past tw_ts_recent_stamp: anywhere from 0 to 1 s.
+const DELAY_SYSCTL = 'tcp_twsk_unique(): with tcp_tw_reuse, reuse once net.ipv4.tcp_tw_reuse_delay (1000 ms) has passed since the last timestamp (Linux >= 6.14, commits 19ce8cd30465, ca6a6f93867a)';
+const DELAY_TICK = 'tcp_twsk_unique(): with tcp_tw_reuse, reuse once time_after32(ktime_get_seconds(), tw_ts_recent_stamp): the next tick of a 1 Hz clock after the last timestamp, 0-1 s (Linux < 6.14)';
+
 function delayRule(d: { ms: number; grainMs: number }) {
-  return {
-    minMs: d.ms,
-    maxMs: d.ms + d.grainMs,
-    because: d.grainMs
-      ? 'tcp_twsk_unique(): with tcp_tw_reuse, reuse once ktime_get_seconds() > tw_ts_recent_stamp + 1'
-      : `tcp_twsk_unique(): with tcp_tw_reuse, reuse once net.ipv4.tcp_tw_reuse_delay (${d.ms} ms) has passed since tw_ts_recent_stamp`,
-  };
+  return { minMs: d.ms, maxMs: d.ms + d.grainMs, because: d.grainMs ? DELAY_TICK : DELAY_SYSCTL };
 }
 
 const boundReuse0: LabCase = {
@@ -278,9 +305,10 @@ const boundReuse0: LabCase = {
     ctx.step('client binds the port again without SO_REUSEADDR');
     const r = await c.cli.try('connect', connectArgs(c, false));
     ctx.note('client', `bind() without SO_REUSEADDR -> ${r.ok ? 'ok' : `${r.code} (${r.syscall ?? ''})`}`);
-    const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
+    const tw = await socketOf(p.a, { addr: c.cAddr, port: c.port }, { addr: c.sAddr, port: SERVER_PORT });
     ctx.check({
       id: 'bind-without-reuseaddr',
+      stack: p.stackOf(p.a),
       title: 'bind() to the port without SO_REUSEADDR while it is in TIME-WAIT',
       expect: { linux: [{ versions: '*', expect: 'EADDRINUSE', because: 'inet_csk_bind_conflict(): a TIME-WAIT keeps its bind bucket; only SO_REUSEADDR on both sockets passes' }] },
       observed: r.ok ? 'ok' : r.code,
@@ -327,9 +355,10 @@ const reuse1NoTs: LabCase = {
   title: 'tcp_tw_reuse=1 without timestamps: no reuse at all',
   async run(ctx) {
     const { p, c } = await setup(ctx, { mode: 'ephemeral', reuse: 1, timestamps: 0 });
-    const syn = packets(p.wire, c.point, (x) => isFrom(c.cAddr, CLIENT_PORT)(x) && x.segment.flags === 'S')[0];
+    const syn = packets(p.wire, c.point, (x) => isFrom(c.cAddr, c.port)(x) && x.segment.flags === 'S')[0];
     ctx.check({
       id: 'no-timestamps',
+      stack: p.stackOf(p.a),
       title: "the client's SYN carried no timestamp option",
       expect: { linux: [{ versions: '*', expect: false, because: 'net.ipv4.tcp_timestamps=0 on the client' }] },
       observed: syn ? syn.segment.options.some((o) => o.kind === 'ts') : null,
@@ -347,23 +376,26 @@ const reuse2: LabCase = {
     await expectRefused(ctx, p, c, 'reconnect over the veth (tcp_tw_reuse=2)', 'tcp_twsk_unique(): reuse=2 counts only when the TIME-WAIT is bound to lo or uses a loopback address');
 
     ctx.step('the same experiment over loopback inside the client host (127.0.0.1)');
-    const lo = ctx.use(await Wire.open({ netns: p.a.netns, ifname: 'lo', filter: { port: SERVER_PORT } }));
+    // A guest's loopback cannot be captured from here: there the socket table and TWRecycled are the evidence.
     const loPoint = `${p.a.name}:lo`;
-    ctx.addCapture(wireSource(lo, loPoint));
+    const lo = p.a.netns === undefined ? undefined : ctx.use(await Wire.open({ netns: p.a.netns, ifname: 'lo', filter: { port: SERVER_PORT } }));
+    if (lo) ctx.addCapture(wireSource(lo, loPoint));
+    else ctx.note(p.a.name, 'loopback traffic inside the target is not captured (no interface of ours sees it)');
     const peer = await p.a.peer();
     const lsock = (await peer.call('listen', { addr: '127.0.0.1', port: SERVER_PORT, reuseAddr: true })).sock;
-    const lc: Conn = { mode: 'ephemeral', cli: peer, srv: peer, lsock, cAddr: '127.0.0.1', sAddr: '127.0.0.1', point: loPoint };
+    const lc: Conn = { mode: 'ephemeral', port: c.port, cli: peer, srv: peer, lsock, cAddr: '127.0.0.1', sAddr: '127.0.0.1', point: loPoint };
     await connectCloseFirst(ctx, lc);
-    const tw = await waitState(p.a, { addr: '127.0.0.1', port: CLIENT_PORT }, { addr: '127.0.0.1', port: SERVER_PORT }, 'TIME-WAIT');
+    const tw = await waitState(p.a, { addr: '127.0.0.1', port: c.port }, { addr: '127.0.0.1', port: SERVER_PORT }, 'TIME-WAIT');
     const { result: r, moved } = await counting(p.a, () => reconnect(ctx, lc, delayMs.ms + delayMs.grainMs + RETRY_FOR_MS));
     ctx.check({
       id: 'loopback-reconnect',
+      stack: p.stackOf(p.a),
       title: 'over loopback the same reconnect succeeds once the reuse delay has passed',
       expect: { linux: [{ versions: '*', expect: 'connected', because: delayRule(delayMs).because }] },
       observed: summary(r.attempts),
       sockets: tw ? [sockLine(tw)] : [],
       counters: { 'TcpExt.TWRecycled': moved['TcpExt.TWRecycled'] ?? 0 },
-      packets: packets(lo, loPoint, (x) => x.segment.flags === 'S'),
+      packets: lo ? packets(lo, loPoint, (x) => x.segment.flags === 'S') : [],
       explain: `succeeded after ${r.attempts.at(-1)?.tMs ?? 0} ms`,
     });
   },
@@ -383,13 +415,13 @@ const lastAck: LabCase = {
         if (!synAck) throw new Error('no SYN-ACK from the server was captured');
         // The server sends no data: its FIN has seq ISN+1, so the ACK of that FIN acks ISN+2.
         const ackOfFin = seqAdd(synAck.segment.seq, 2);
-        ctx.use(await p.a.impair({ dir: 'out', match: { tcpFlags: 'ack-only', sport: CLIENT_PORT, dport: SERVER_PORT, ackSeq: ackOfFin } }));
+        ctx.use(await p.impair(p.a, { dir: 'out', match: { tcpFlags: 'ack-only', sport: c.port, dport: SERVER_PORT, ackSeq: ackOfFin } }));
         ctx.note('client', `nftables drops the client's pure ACKs of the server's FIN (ack ${ackOfFin})`);
       },
     });
-    const fromClient = isFrom(c.cAddr, CLIENT_PORT);
-    const la = await waitState(p.b, { addr: c.sAddr, port: SERVER_PORT }, { addr: c.cAddr, port: CLIENT_PORT }, 'LAST-ACK');
-    const tw = await socketOf(p.a, { addr: c.cAddr, port: CLIENT_PORT }, { addr: c.sAddr, port: SERVER_PORT });
+    const fromClient = isFrom(c.cAddr, c.port);
+    const la = await waitState(p.b, { addr: c.sAddr, port: SERVER_PORT }, { addr: c.cAddr, port: c.port }, 'LAST-ACK');
+    const tw = await socketOf(p.a, { addr: c.cAddr, port: c.port }, { addr: c.sAddr, port: SERVER_PORT });
     ctx.check({
       id: 'server-last-ack',
       title: 'the server is stuck in LAST-ACK while the client sits in TIME-WAIT',
@@ -409,6 +441,7 @@ const lastAck: LabCase = {
     const newSyn = syns[1];
     ctx.check({
       id: 'fin-retransmitted',
+      stack: p.stackOf(p.b),
       title: 'the server retransmits its FIN while in LAST-ACK',
       expect: { linux: [{ versions: '*', expect: { atLeast: 2 }, because: 'the FIN is retransmitted on RTO (tcp_retransmit_timer) until acknowledged' }] },
       observed: serverFins.filter((f) => !newSyn || f.tsNs < newSyn.tsNs).length,
@@ -424,6 +457,7 @@ const lastAck: LabCase = {
     const synAck = all.find((x) => fromServer(x) && x.segment.flags === 'S.' && x.tsNs > newSyn.tsNs);
     ctx.check({
       id: 'reply-to-syn',
+      stack: p.stackOf(p.b),
       title: 'the server in LAST-ACK answers the new SYN with an ACK of the old connection (challenge ACK)',
       expect: { linux: [{ versions: '*', expect: '.', because: 'tcp_validate_incoming(): a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4)' }] },
       observed: reply?.segment.flags ?? 'nothing',
@@ -432,6 +466,7 @@ const lastAck: LabCase = {
     });
     ctx.check({
       id: 'client-rst',
+      stack: p.stackOf(p.a),
       title: 'the client in SYN-SENT answers that ACK with an RST whose seq is the ACK number',
       expect: { linux: [{ versions: '*', expect: true, because: 'tcp_rcv_synsent_state_process(): an unacceptable ACK in SYN-SENT gets a reset (RFC 9293 §3.10.7.3)' }] },
       observed: !!(rst && reply && rst.segment.seq === reply.segment.ack),
@@ -440,6 +475,7 @@ const lastAck: LabCase = {
     if (rst && resent) {
       ctx.check({
         id: 'syn-retransmit-gap',
+        stack: p.stackOf(p.a),
         title: 'how soon the SYN is sent again after the RST',
         expect: {
           linux: [
@@ -453,6 +489,7 @@ const lastAck: LabCase = {
     }
     ctx.check({
       id: 'established',
+      stack: p.stackOf(p.b),
       title: 'the retransmitted SYN opens the new connection (SYN-ACK)',
       expect: { linux: [{ versions: '*', expect: true, because: 'the RST closed the LAST-ACK socket, so the SYN reaches the listener' }] },
       observed: !!synAck,
@@ -461,6 +498,7 @@ const lastAck: LabCase = {
     });
     ctx.check({
       id: 'server-challenge-counted',
+      stack: p.stackOf(p.b),
       title: 'the server counted the challenge ACK (TcpExt.TCPSYNChallenge)',
       expect: { linux: [{ versions: '*', expect: { atLeast: 1 }, because: 'tcp_validate_incoming() counts LINUX_MIB_TCPSYNCHALLENGE and TCPChallengeACK' }] },
       observed: srvMoved['TcpExt.TCPSYNChallenge'] ?? 0,
@@ -468,6 +506,7 @@ const lastAck: LabCase = {
     });
     ctx.check({
       id: 'tw-recycled',
+      stack: p.stackOf(p.a),
       title: "the client's TIME-WAIT was recycled (TcpExt.TWRecycled)",
       expect: { linux: [{ versions: '*', expect: 1 }] },
       observed: moved['TcpExt.TWRecycled'] ?? 0,
@@ -485,5 +524,7 @@ export const reuseLab: Lab = {
     'without timestamps, and when the server never got the last ACK and is still in LAST-ACK.',
   rfcs: ['RFC 9293 §3.6 (closing, TIME-WAIT)', 'RFC 7323 §5 (PAWS)', 'RFC 5961 §4 (challenge ACK)', 'Linux tcp_twsk_unique()'],
   sources: ['V. Bernat, "Coping with the TCP TIME-WAIT state on busy Linux servers" (2014)'],
+  roles: { all: ['client', 'server'], subject: 'client', choices: ['client', 'server'] },
+  remote: 'link',
   cases: [reuse0, reuse1, reuse1NoTs, reuse2, boundReuse0, boundNoTs, lastAck],
 };

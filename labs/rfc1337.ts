@@ -183,6 +183,7 @@ export const rfc1337Lab: Lab = {
     'TIME-WAIT survive, and what does it matter when a SYN from the old sequence space follows?',
   rfcs: ['RFC 1337 (TIME-WAIT assassination hazards)', 'RFC 9293 §3.10.7.4', 'Linux tcp_timewait_state_process()', 'Linux inet_twsk_deschedule_put()'],
   sources: ['RFC 1337', 'tcp(7): tcp_rfc1337', 'notes on TIME_WAIT under Linux, Windows and Solaris (the seeds)'],
-  targets: true,
+  roles: { all: ['prober', 'server'], subject: 'server' },
+  remote: 'probe',
   cases: [labCase(0), labCase(1)],
 };

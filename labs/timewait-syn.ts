@@ -212,6 +212,7 @@ export const timewaitSynLab: Lab = {
     'timestamps. Does the stack open a new connection, or answer with an ACK of the old one?',
   rfcs: ['RFC 1122 §4.2.2.13', 'RFC 6191', 'RFC 7323 §5 (PAWS)', 'Linux tcp_timewait_state_process()', 'FreeBSD tcp_twcheck()'],
   sources: ['W. R. Stevens, TCP/IP Illustrated vol. 2 (tcp_input: a SYN received in TIME_WAIT)', 'notes on TIME_WAIT under Linux, Windows and Solaris (the seeds)'],
-  targets: true,
+  roles: { all: ['prober', 'server'], subject: 'server' },
+  remote: 'probe',
   cases: cases.map(labCase),
 };

@@ -33,7 +33,7 @@ async function setup(ctx: CaseContext, client: Record<string, string | number>):
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-  return { p, cli, srv, listener: l.sock, point: `${p.b.name}:${p.b.iface(p.a.name).ifname}` };
+  return { p, cli, srv, listener: l.sock, point: p.point };
 }
 
 /** A connection the client closes first. `serverCloses`: the server closes too (client -> TIME-WAIT), else it stays open (client orphaned in FIN-WAIT-2). */
@@ -272,6 +272,8 @@ const buckets: LabCase = {
 };
 
 export const twlenLab: Lab = {
+  roles: { all: ['client', 'server'], subject: 'client' },
+  remote: 'link',
   id: 'twlen',
   title: 'how long TIME-WAIT lasts (not tcp_fin_timeout), and what tcp_max_tw_buckets does when exceeded',
   summary:

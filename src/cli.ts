@@ -7,11 +7,13 @@ import { runLab } from './lab/runner.js';
 import { renderText, toJson, type LabResult } from './lab/report.js';
 import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
+import { STACK_OSES } from './lab/kernel.js';
 import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
 import { cmdMatrix, MATRIX_USAGE, runOnTarget } from './matrix/command.js';
-import { findStack, STACKS } from './matrix/stacks.js';
+import { findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
+import { labUnsupported, subjectOf } from './lab/placement.js';
 
 const USAGE = `usage:
   tcplab list                       the labs and their cases
@@ -25,9 +27,11 @@ const USAGE = `usage:
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
       --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
-      --target STACK   run against another TCP stack: linux-6.1-qemu, gvisor, slirp, lwip, or
+      --target STACK   the subject's kernel (or stack) runs there, its partner in namespaces of this
+                       machine: ${STACKS.filter((s) => !s.local).map((s) => s.id).join(', ')}, or
                        ssh:NAME (a VM over ssh: a Host alias of $TCPLAB_SSH_CONFIG, ./.vagrant/ssh-NAME
-                       or ~/.ssh/config, or user@host); labs marked 'any stack' in tcplab list
+                       or ~/.ssh/config, or user@host); tcplab list says where each lab runs
+      --subject ROLE   which host is on trial (labs with more than one, e.g. lastack: client|server)
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
@@ -54,8 +58,8 @@ function readOverrides(path: string): Record<string, Expectation> {
     fail(`--expectations: ${path} must hold a JSON object of check id -> expectation`);
   }
   for (const [k, v] of Object.entries(data)) {
-    if (v === null || typeof v !== 'object' || !['linux', 'freebsd', 'gvisor', 'slirp', 'lwip', 'other'].some((s) => s in v)) {
-      fail(`--expectations: '${k}' must be an object with linux, freebsd, gvisor, slirp, lwip or other rules`);
+    if (v === null || typeof v !== 'object' || ![...STACK_OSES, 'other'].some((s) => s in v)) {
+      fail(`--expectations: '${k}' must be an object with ${[...STACK_OSES, 'other'].join(', ')} rules`);
     }
   }
   return data as Record<string, Expectation>;
@@ -87,6 +91,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       explain: { type: 'boolean' },
       jobs: { type: 'string' },
       target: { type: 'string' },
+      subject: { type: 'string' },
     },
   });
   if (positionals.length !== 1) fail('run: name one lab, or all');
@@ -97,9 +102,23 @@ async function cmdRun(argv: string[]): Promise<number> {
   const which = positionals[0]!;
   // 'all' on a target: the labs that can run there (the others build two hosts on this machine's kernel).
   // Another stack than this machine's kernel (linux-host is this machine, like no --target at all).
-  const elsewhere = values.target !== undefined && !findStack(values.target, STACKS, '--target').local;
-  const labs = which === 'all' ? allLabs.filter((l) => (values.slow || !l.slow) && (!elsewhere || l.targets)) : [findLab(which)];
+  let factory: StackFactory | undefined;
+  try {
+    factory = values.target === undefined ? undefined : findStack(values.target, STACKS, '--target');
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
+  const traits = factory ?? linuxHost;
+  const labs = which === 'all' ? allLabs.filter((l) => (values.slow || !l.slow) && !labUnsupported(l, traits)) : [findLab(which)];
   if (values.case?.length && labs.length !== 1) fail('--case: needs a single lab');
+  if (values.subject !== undefined) {
+    if (labs.length !== 1) fail('--subject: needs a single lab');
+    try {
+      subjectOf(labs[0]!, values.subject);
+    } catch (e) {
+      fail(e instanceof Error ? e.message : String(e));
+    }
+  }
   let scale: number | undefined;
   if (values['tolerance-scale'] !== undefined) {
     scale = Number(values['tolerance-scale']);
@@ -123,15 +142,21 @@ async function cmdRun(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSig);
   const results: LabResult[] = [];
   // Refuse before a target boots (QEMU takes seconds) rather than after.
-  const localOnly = elsewhere ? labs.filter((l) => !l.targets).map((l) => l.id) : [];
-  if (localOnly.length) fail(`--target ${values.target}: ${localOnly.join(', ')} cannot run on another stack (they build two hosts on this machine's kernel); labs that can: ${allLabs.filter((l) => l.targets).map((l) => l.id).join(', ')}`);
+  const refused = labs.flatMap((l) => {
+    const w = labUnsupported(l, traits);
+    return w ? [`${l.id}: ${w}`] : [];
+  });
+  if (refused.length) fail(`--target ${traits.id}: ${refused.join('; ')}; labs that can run there: ${allLabs.filter((l) => !labUnsupported(l, traits)).map((l) => l.id).join(', ')}`);
   try {
     // One target (one boot) for all the labs of this run.
-    await runOnTarget(values.target, async (stack) => {
+    await runOnTarget(factory, async ({ stack, target, linkUnsupported }) => {
       for (const lab of labs) {
         process.stderr.write(`tcplab ${lab.id}: ${lab.title}\n`);
         const r = await runLab(lab, {
           stack,
+          ...(target ? { target } : {}),
+          ...(linkUnsupported ? { linkUnsupported } : {}),
+          ...(values.subject ? { subject: values.subject } : {}),
           cases: values.case,
           pcapDir,
           keep: values.keep,
@@ -165,7 +190,8 @@ async function cmdRun(argv: string[]): Promise<number> {
 
 function cmdList(): number {
   for (const l of allLabs) {
-    process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''}${l.targets ? ' (any stack: --target, matrix)' : ''}: ${l.title}\n`);
+    const where = l.localOnly ? `this machine only: ${l.localOnly}` : l.remote === 'probe' ? 'any stack: --target, matrix' : `--target: Linux kernels (the ${l.roles.subject} on trial${(l.roles.choices?.length ?? 0) > 1 ? `; --subject ${l.roles.choices!.join('|')}` : ''})`;
+    process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''} (${where}): ${l.title}\n`);
     for (const c of l.cases) process.stdout.write(`    --case ${c.id}: ${c.title}\n`);
   }
   return 0;

@@ -1,5 +1,5 @@
 // Expectations are data, per stack: what Linux (by version range), FreeBSD and others should do.
-import { inRange, type StackInfo } from './kernel.js';
+import { inRange, type KnownOs, type StackInfo } from './kernel.js';
 
 /** A value to compare with what was observed. Objects give ranges and alternatives. */
 export type Expected =
@@ -25,15 +25,11 @@ export function anyVersion(expect: Expected, because: string): readonly ExpectRu
   return [{ versions: '*', expect, because }];
 }
 
-export interface Expectation {
-  linux?: readonly ExpectRule[];
-  freebsd?: readonly ExpectRule[];
-  gvisor?: readonly ExpectRule[];
-  slirp?: readonly ExpectRule[];
-  lwip?: readonly ExpectRule[];
+/** Rules per kind of stack (kernel.ts STACK_OSES), plus `other` for stacks with no rule of their own. */
+export type Expectation = { readonly [K in KnownOs]?: readonly ExpectRule[] } & {
   /** For stacks with no rule. Leave out to report ERROR ("no expectation for this stack"). */
-  other?: { expect: Expected; because?: string };
-}
+  readonly other?: { expect: Expected; because?: string };
+};
 
 export interface ResolvedExpectation {
   expect: Expected;

@@ -1,8 +1,14 @@
 // Which stack is under test, and version ranges for per-stack expectations.
 import { release, type } from 'node:os';
 
-/** Kernels, plus user-space stacks that labs can probe as targets (src/targets): gVisor netstack, libslirp, lwIP. */
-export type StackOs = 'linux' | 'freebsd' | 'gvisor' | 'slirp' | 'lwip' | 'other';
+/**
+ * The kinds of TCP stack expectations are written for: kernels, plus the user-space stacks of src/targets
+ * (gVisor netstack, libslirp, lwIP). Expectation keys, the CLI's --expectations check and the stack
+ * registry's `os` all come from this list.
+ */
+export const STACK_OSES = ['linux', 'freebsd', 'gvisor', 'slirp', 'lwip'] as const;
+export type KnownOs = (typeof STACK_OSES)[number];
+export type StackOs = KnownOs | 'other';
 
 export interface StackInfo {
   os: StackOs;

@@ -43,11 +43,18 @@ export interface CaseResult {
 
 export interface LabResult {
   lab: { id: string; title: string; summary: string; rfcs: readonly string[]; sources: readonly string[] };
+  /** The subject's stack: the kernel (or user-space stack) the verdicts are about. */
   stack: StackInfo;
+  /** The target the subject ran on (absent: this machine's kernel). */
+  target?: string;
+  /** The role on trial (Lab.roles). */
+  subject?: string;
   startedAt: string;
   durationMs: number;
   verdict: Verdict;
   cases: CaseResult[];
+  /** Cases that cannot run on this stack, with why. */
+  skipped?: { id: string; title: string; why: string }[];
 }
 
 export function worst(vs: readonly Verdict[]): Verdict {
@@ -70,6 +77,9 @@ export function toJson(results: readonly LabResult[]) {
       rfcs: r.lab.rfcs,
       sources: r.lab.sources,
       stack: { os: r.stack.os, release: r.stack.release },
+      ...(r.target ? { target: r.target } : {}),
+      ...(r.subject ? { subject: r.subject } : {}),
+      ...(r.skipped?.length ? { skipped: r.skipped } : {}),
       startedAt: r.startedAt,
       durationMs: Math.round(r.durationMs),
       verdict: r.verdict,
@@ -100,7 +110,9 @@ export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boo
   const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
   const out: string[] = [];
   out.push(bold(`tcplab ${r.lab.id}: ${r.lab.title}`));
-  out.push(`kernel: ${r.stack.os} ${r.stack.release}`);
+  const where = r.target ? ` on ${r.target}` : '';
+  out.push(`kernel: ${r.stack.os} ${r.stack.release}${r.subject ? ` (the ${r.subject}'s${where}: the kernel on trial)` : ''}`);
+  for (const k of r.skipped ?? []) out.push(`not run${where}: case ${k.id}: ${k.why}`);
   out.push(`rfcs: ${r.lab.rfcs.join('; ')}`);
   for (const c of r.cases) {
     out.push('');

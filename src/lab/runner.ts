@@ -1,5 +1,4 @@
 // Runs a lab's cases, collects steps, checks and packets, and turns them into verdicts.
-import { currentTarget } from '../targets/target.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,6 +10,8 @@ import { worst, type CaseResult, type CheckResult, type LabResult } from './repo
 import { checkGap, DEFAULT_TOLERANCE, toleranceScale } from './timing.js';
 import { countdown } from './progress.js';
 import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSpec } from './types.js';
+import type { LabTarget } from './stack.js';
+import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
 import { PcapWriter } from '../wire/pcap.js';
 
 export interface RunOptions {
@@ -21,7 +22,14 @@ export interface RunOptions {
   /** Leave namespaces and peers in place after the run for inspection. */
   keep?: boolean;
   toleranceScale?: number;
+  /** The subject's stack; default the target's, else this machine's kernel. */
   stack?: StackInfo;
+  /** Run the subject on this target (started by the caller, shared by the cases); undefined: this machine. */
+  target?: LabTarget;
+  /** Why two-host labs cannot run on `target` (its factory's linkUnsupported), checked before any case. */
+  linkUnsupported?: string;
+  /** The role on trial (--subject); default the lab's. */
+  subject?: string;
   signal?: AbortSignal;
   /**
    * Replace expectations by check id ('case/check' or 'check'): for kernel developers who expect
@@ -49,6 +57,8 @@ class Context implements CaseContext {
 
   constructor(
     readonly stack: StackInfo,
+    readonly target: LabTarget | undefined,
+    readonly subject: string,
     readonly labId: string,
     readonly caseId: string,
     readonly signal: AbortSignal,
@@ -78,13 +88,13 @@ class Context implements CaseContext {
   }
 
   check(spec: CheckSpec): boolean {
-    const rule = resolveExpectation(this.expectationFor(spec.id, spec.expect), this.stack);
+    const rule = resolveExpectation(this.expectationFor(spec.id, spec.expect), spec.stack ?? this.stack);
     const ok = rule ? satisfies(spec.observed, rule.expect) : false;
     return this.record(spec, rule && { ok, expected: describeExpected(rule.expect), source: rule.source, because: rule.because });
   }
 
   checkTiming(spec: TimingCheckSpec): boolean {
-    const rule = resolveExpectation(this.expectationFor(spec.id, spec.expectMs), this.stack);
+    const rule = resolveExpectation(this.expectationFor(spec.id, spec.expectMs), spec.stack ?? this.stack);
     const gap = spec.to.tsNs - spec.from.tsNs;
     const base = { ...spec, observed: +(Number(gap) / 1e6).toFixed(3), packets: [spec.from, spec.to] };
     if (!rule || typeof rule.expect !== 'number') {
@@ -107,7 +117,7 @@ class Context implements CaseContext {
       id: spec.id,
       title: spec.title,
       verdict,
-      expected: rule?.expected ?? `no expectation for ${this.stack.os} ${this.stack.release}`,
+      expected: rule?.expected ?? `no expectation for ${(spec.stack ?? this.stack).os} ${(spec.stack ?? this.stack).release}`,
       rule: rule?.source ?? 'none',
       because: rule?.because,
       observed: spec.observed,
@@ -151,21 +161,29 @@ class Context implements CaseContext {
 }
 
 export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult> {
-  const stack = opts.stack ?? localStack();
+  const target = opts.target;
+  const stack = opts.stack ?? target?.stack ?? localStack();
   const scale = opts.toleranceScale ?? toleranceScale();
   const progress = opts.onProgress ?? (() => {});
   const signal = opts.signal ?? new AbortController().signal;
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const target = currentTarget();
-  if (target && !lab.targets) {
-    throw new Error(`--target ${target.id}: lab ${lab.id} cannot run on another stack (it needs two hosts on this machine's kernel); 'tcplab list' marks the labs that can`);
-  }
+  const traits = target ? { id: target.id, linkUnsupported: opts.linkUnsupported ?? (target.partner ? undefined : `${target.id} offers no partner link for two-host labs`) } : { id: 'linux-host', local: true };
+  const why = labUnsupported(lab, traits);
+  if (why) throw new Error(`--target ${traits.id}: lab ${lab.id} cannot run there: ${why}`);
+  const subject = subjectOf(lab, opts.subject);
   const unknown = (opts.cases ?? []).filter((c) => !lab.cases.some((k) => k.id === c));
   if (unknown.length) {
     throw new RangeError(`--case: lab ${lab.id} has no case ${unknown.join(', ')} (cases: ${lab.cases.map((c) => c.id).join(', ')})`);
   }
-  const selected = lab.cases.filter((c) => !opts.cases?.length || opts.cases.includes(c.id));
+  const asked = lab.cases.filter((c) => !opts.cases?.length || opts.cases.includes(c.id));
+  // Cases that cannot run on this stack are reported with their reason, not run.
+  const skipped = asked.flatMap((c) => {
+    const w = caseUnsupported(c, traits, subject);
+    return w ? [{ id: c.id, title: c.title, why: w }] : [];
+  });
+  const selected = asked.filter((c) => !skipped.some((k) => k.id === c.id));
+  for (const k of skipped) progress(`case ${k.id}: not run on ${traits.id}: ${k.why}`);
   // Cases are independent (each builds its own testbed), so --jobs N may run several at once;
   // their progress is then buffered per case and printed in order, so the story stays readable.
   // On a target every case shares one stack: cases setting the same sysctl to different values (and
@@ -176,7 +194,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     progress(`case ${lc.id}: ${lc.title}`);
     const t0 = nowNs();
     const t = performance.now();
-    const ctx = new Context(stack, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
+    const ctx = new Context(stack, target, subject, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
     let error: string | undefined;
     try {
       await lc.run(ctx);
@@ -258,10 +276,13 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   return {
     lab: { id: lab.id, title: lab.title, summary: lab.summary, rfcs: lab.rfcs, sources: lab.sources },
     stack,
+    ...(target ? { target: target.id } : {}),
+    subject,
     startedAt,
     durationMs: performance.now() - started,
     verdict: worst(cases.map((c) => c.verdict)),
     cases,
+    ...(skipped.length ? { skipped } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // What a lab is: a story with cases; each case drives real kernels and makes checks.
 import type { Expectation, Observed } from './expect.js';
 import type { StackInfo } from './kernel.js';
+import type { LabTarget } from './stack.js';
 import type { LadderColumn } from './ladder.js';
 import type { PacketRecord } from './packets.js';
 
@@ -16,18 +17,40 @@ export interface Lab {
   /** Slow labs are left out of `tcplab run all` unless --slow is given. */
   slow?: boolean;
   /**
-   * The lab probes one stack with a ghost prober (labs/common.ts probeServer()), so it can run on any
-   * target (--target, tcplab matrix). Labs that need two hosts on this machine's kernel leave it unset.
+   * The hosts of the lab's story and which of them is on trial. With --target X the subject runs on X
+   * (its kernel is the one the verdicts are about); every other role stays in namespaces of this machine.
    */
-  targets?: boolean;
+  roles: LabRoles;
+  /**
+   * How the lab reaches a stack that is not this machine's kernel:
+   * 'probe': a ghost prober against the stack's server (labs/common.ts probeServer()): any target;
+   * 'link': kernel sockets on both ends (labs/common.ts pair()): targets that offer LabTarget.partner().
+   */
+  remote: 'probe' | 'link';
+  /** Set when the lab can only run on this machine's kernel, saying why (shown by run, list and matrix). */
+  localOnly?: string;
   cases: readonly LabCase[];
   /** Removes what a killed run of this lab can leave outside the testbed (temp dirs); for `tcplab clean`. */
   clean?(): Promise<string[]>;
 }
 
+export interface LabRoles {
+  /** Every host role of the lab, e.g. ['client', 'server']. */
+  readonly all: readonly string[];
+  /** The role whose kernel the lab tests by default (the one its story is about). */
+  readonly subject: string;
+  /** Roles a user may pick as the subject with --subject (default: only `subject`). */
+  readonly choices?: readonly string[];
+}
+
 export interface LabCase {
   id: string;
   title: string;
+  /**
+   * Why this case cannot run on a target with this subject (the rest of the lab can), or undefined.
+   * A string: never on a target.
+   */
+  localOnly?: string | ((subject: string) => string | undefined);
   run(ctx: CaseContext): Promise<void>;
 }
 
@@ -44,6 +67,8 @@ export interface CheckSpec {
   counters?: Readonly<Record<string, number>>;
   /** One or two sentences on what the observation means. */
   explain?: string;
+  /** The stack whose behaviour this check observes, when it is not the subject's (e.g. the partner's). */
+  stack?: StackInfo;
 }
 
 export interface TimingCheckSpec {
@@ -55,10 +80,16 @@ export interface TimingCheckSpec {
   expectMs: Expectation;
   tolerance?: { absMs: number; pct: number };
   explain?: string;
+  stack?: StackInfo;
 }
 
 export interface CaseContext {
+  /** The subject's stack: what the checks are judged against unless a check names another (CheckSpec.stack). */
   readonly stack: StackInfo;
+  /** The stack the subject runs on; undefined: this machine's kernel (labs build their own namespaces). */
+  readonly target: LabTarget | undefined;
+  /** The role on trial (Lab.roles.subject, or the one --subject picked). */
+  readonly subject: string;
   readonly labId: string;
   readonly caseId: string;
   /** Aborted on Ctrl-C / SIGTERM; long waits should honour it. */

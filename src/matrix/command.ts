@@ -6,13 +6,14 @@ import { allLabs } from '../../labs/index.js';
 import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
-import { withTarget } from '../targets/target.js';
+import type { LabTarget } from '../lab/stack.js';
 import { differingRows, matrixMarkdown, runMatrix } from './matrix.js';
-import { STACKS, findStack } from './stacks.js';
+import { STACK_ALIASES, STACKS, findStack, resolveStacks, type StackFactory } from '../targets/registry.js';
 
 export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
-      --labs A,B       labs to run (default: every lab that runs on any stack: ${allLabs.filter((l) => l.targets).map((l) => l.id).join(', ')})
+      --labs A,B       labs to run (default: every lab that runs on any stack: ${allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id).join(', ')})
       --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')});
+                       ${Object.entries(STACK_ALIASES).map(([k, a]) => `'${k}': ${a.what}`).join('; ')};
                        ssh:NAME adds a VM over ssh (a Host alias, e.g. ssh:freebsd, or ssh:user@host)
       --case ID        only this case (repeatable)
       --out DIR        pcaps, per-stack reports, matrix.md and matrix.json (default ./tcplab-out/matrix)
@@ -34,7 +35,7 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
-  const labIds = list(values.labs) ?? allLabs.filter((l) => l.targets).map((l) => l.id);
+  const labIds = list(values.labs) ?? allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id);
   const labs: Lab[] = labIds.map((id) => {
     const l = allLabs.find((x) => x.id === id || `lab:${x.id}` === id);
     if (!l) throw new RangeError(`--labs: unknown lab '${id}' (labs: ${allLabs.map((x) => x.id).join(', ')})`);
@@ -42,7 +43,8 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   });
   const unknown = (values.case ?? []).filter((c) => !labs.some((l) => l.cases.some((k) => k.id === c)));
   if (unknown.length) throw new RangeError(`--case: no chosen lab has case ${unknown.join(', ')} (cases: ${labs.flatMap((l) => l.cases.map((k) => k.id)).join(', ')})`);
-  const stacks = (list(values.stacks) ?? STACKS.map((s) => s.id)).map((id) => findStack(id));
+  const stacks = await resolveStacks(list(values.stacks) ?? STACKS.map((s) => s.id));
+  if (!stacks.length) throw new RangeError(`--stacks: '${values.stacks}' names no stack that can run here`);
   if (process.getuid?.() !== 0) {
     process.stderr.write('tcplab: the matrix needs root (network namespaces, raw sockets, taps): run with sudo\n');
     return 2;
@@ -68,20 +70,27 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   }
 }
 
+/** What a lab run on a stack gets: the started target (none for this machine) and the stack's traits. */
+export interface OnStack {
+  stack: StackInfo;
+  target?: LabTarget;
+  linkUnsupported?: string;
+}
+
 /**
- * For `tcplab run --target ID`: starts the stack, runs fn with its StackInfo inside withTarget(), and
- * disposes it. 'linux-host' (or undefined) runs fn on this machine's kernel as before.
+ * For `tcplab run --target ID`: starts the stack, runs fn with it, and disposes it. 'linux-host' (or
+ * undefined) runs fn on this machine's kernel. `f` may be given instead of an id (e.g. --kernel FILE).
  */
-export async function runOnTarget<T>(id: string | undefined, fn: (stack: StackInfo) => Promise<T>): Promise<T> {
-  if (id === undefined) return fn(localStack());
-  const f = findStack(id, STACKS, '--target');
-  if (f.local) return fn(localStack());
+export async function runOnTarget<T>(id: string | StackFactory | undefined, fn: (on: OnStack) => Promise<T>): Promise<T> {
+  if (id === undefined) return fn({ stack: localStack() });
+  const f = typeof id === 'string' ? findStack(id, STACKS, '--target') : id;
+  if (f.local) return fn({ stack: localStack() });
   const why = await f.unavailable();
-  if (why) throw new Error(`--target ${id}: unavailable here: ${why}`);
+  if (why) throw new Error(`--target ${f.id}: unavailable here: ${why}`);
   const t = await f.start();
-  if (!t) return fn(localStack());
+  if (!t) return fn({ stack: localStack() });
   try {
-    return await withTarget(t, () => fn(t.stack));
+    return await fn({ stack: t.stack, target: t, ...(f.linkUnsupported ? { linkUnsupported: f.linkUnsupported } : {}) });
   } finally {
     await t.dispose();
   }

@@ -8,8 +8,8 @@ import type { Observed } from '../lab/expect.js';
 import { renderText, toJson, type LabResult, type Verdict } from '../lab/report.js';
 import { runLab, type RunOptions } from '../lab/runner.js';
 import type { Lab } from '../lab/types.js';
-import { withTarget } from '../targets/target.js';
-import type { StackFactory } from './stacks.js';
+import { labUnsupported } from '../lab/placement.js';
+import type { StackFactory } from '../targets/registry.js';
 
 export interface StackColumn {
   id: string;
@@ -19,8 +19,8 @@ export interface StackColumn {
   /** Why the stack did not run (not installed, failed to start...). */
   unavailable?: string;
   startMs?: number;
-  /** Labs not run on this stack because they need two hosts on this machine's kernel (Lab.targets unset). */
-  localOnly?: string[];
+  /** Labs that cannot run on this stack, with why (lab/placement.ts). */
+  unsupported?: Record<string, string>;
 }
 
 export interface MatrixCell {
@@ -43,6 +43,8 @@ export interface MatrixRow {
   cells: Record<string, MatrixCell>;
   /** A case that failed with an error on a stack, by stack id. */
   errors: Record<string, string>;
+  /** A case that cannot run on a stack, with why, by stack id. */
+  notRun?: Record<string, string>;
 }
 
 export interface MatrixResult {
@@ -87,9 +89,12 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
       say(`stack ${f.id}: unavailable: ${why}`);
       continue;
     }
-    if (!f.local && labs.every((l) => !l.targets)) {
-      col.localOnly = labs.map((l) => l.id);
-      say(`stack ${f.id}: not started: ${col.localOnly.join(', ')} run only on this machine's kernel`);
+    for (const l of labs) {
+      const w = labUnsupported(l, f);
+      if (w) (col.unsupported ??= {})[l.id] = w;
+    }
+    if (labs.every((l) => col.unsupported?.[l.id])) {
+      say(`stack ${f.id}: not started: none of the labs can run there (${Object.entries(col.unsupported ?? {}).map(([l, w]) => `${l}: ${w}`).join('; ')})`);
       continue;
     }
     say(`stack ${f.id}: starting`);
@@ -109,19 +114,17 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
     results[f.id] = [];
     try {
       for (const lab of labs) {
-        if (target && !lab.targets) {
-          // Not an error of the stack: the lab builds two hosts on this machine's kernel by design.
-          (col.localOnly ??= []).push(lab.id);
-          continue;
-        }
+        // Not an error of the stack: the cell says why.
+        if (col.unsupported?.[lab.id]) continue;
         const run: RunOptions = {
           stack: col.stack,
+          ...(target ? { target, ...(f.linkUnsupported ? { linkUnsupported: f.linkUnsupported } : {}) } : {}),
           ...(opts.cases?.length ? { cases: opts.cases.filter((c) => lab.cases.some((k) => k.id === c)) } : {}),
           ...(out ? { pcapDir: out } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
           onProgress: (l) => say(`[${f.id}] ${l}`),
         };
-        const r = target ? await withTarget(target, () => runLab(lab, run)) : await runLab(lab, run);
+        const r = await runLab(lab, run);
         results[f.id]!.push(r);
         if (out) {
           mkdirSync(out, { recursive: true });
@@ -141,7 +144,18 @@ function toRows(labs: readonly Lab[], results: Record<string, LabResult[]>, outD
   for (const lab of labs) {
     for (const lc of lab.cases) {
       for (const [stackId, labResults] of Object.entries(results)) {
-        const c = labResults.find((r) => r.lab.id === lab.id)?.cases.find((x) => x.id === lc.id);
+        const lr = labResults.find((r) => r.lab.id === lab.id);
+        const skip = lr?.skipped?.find((k) => k.id === lc.id);
+        if (skip) {
+          const key = `${lab.id}/${lc.id}/(case)`;
+          let row = rows.get(key);
+          if (!row) {
+            row = { lab: lab.id, case: lc.id, caseTitle: lc.title, check: '(case)', checkTitle: 'the case ran', cells: {}, errors: {} };
+            rows.set(key, row);
+          }
+          (row.notRun ??= {})[stackId] = skip.why;
+        }
+        const c = lr?.cases.find((x) => x.id === lc.id);
         if (!c) continue;
         const rel = (p: string | undefined) => (p && outDir && p.startsWith(outDir) ? p.slice(outDir.length).replace(/^\/+/, '') : p);
         for (const k of c.checks) {
@@ -194,13 +208,14 @@ export function matrixMarkdown(m: MatrixResult, opts: { links?: boolean } = {}):
   const labs = [...new Set([...(m.labs ?? []), ...m.rows.map((r) => r.lab)])];
   for (const lab of labs) {
     out.push('', `### lab:${lab}`, '');
-    const local = m.stacks.filter((s) => s.localOnly?.includes(lab)).map((s) => s.id);
-    if (local.length) out.push(`lab:${lab} builds two hosts on this machine's kernel, so it did not run on ${local.join(', ')}.`, '');
+    const not = m.stacks.filter((s) => s.unsupported?.[lab]);
+    for (const s of not) out.push(`lab:${lab} did not run on ${s.id}: ${s.unsupported![lab]}.`);
+    if (not.length) out.push('');
     out.push(`| case | check | ${m.stacks.map((s) => s.id).join(' | ')} |`);
     out.push(`|---|---|${m.stacks.map(() => '---').join('|')}|`);
     let lastCase = '';
     for (const r of m.rows.filter((x) => x.lab === lab)) {
-      const cells = m.stacks.map((s) => (s.localOnly?.includes(lab) ? 'n/a (lab needs two local hosts)' : r.check === '(case)' ? (s.unavailable ? 'unavailable' : r.errors[s.id] ? `ERROR: ${r.errors[s.id]!.replace(/\|/g, '\\|').slice(0, 120)}` : '—') : cellText(r.cells[s.id], s, links)));
+      const cells = m.stacks.map((s) => (s.unsupported?.[lab] ? `n/a (${s.unsupported[lab]!.replace(/\|/g, '\\|').slice(0, 80)})` : r.check === '(case)' ? (s.unavailable ? 'unavailable' : r.notRun?.[s.id] ? `n/a (${r.notRun[s.id]!.replace(/\|/g, '\\|').slice(0, 80)})` : r.errors[s.id] ? `ERROR: ${r.errors[s.id]!.replace(/\|/g, '\\|').slice(0, 120)}` : '—') : cellText(r.cells[s.id], s, links)));
       // A case's title heads its first row only: the table reads as groups of checks.
       out.push(`| ${r.case === lastCase ? '' : r.caseTitle} | ${r.checkTitle} | ${cells.join(' | ')} |`);
       lastCase = r.case;

@@ -28,7 +28,8 @@ import { GuestChannel } from './guest-channel.js';
 import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import { consolePath, failedMarker, Qmp, readFailedMarker, removeStale, saveSnapshot, SNAPSHOT_FD, snapshotKey, snapshotPath, writeAtomic } from './qemu-snapshot.js';
-import type { LabTarget, ProbeSession, TargetFactory, TargetHost } from './target.js';
+import { PartnerAllocator } from './partner.js';
+import type { LabHost, LabTarget, PartnerSession, ProbeSession, TargetFactory, TargetHost } from './target.js';
 
 export interface QemuOptions {
   /** Where guest/build.sh put vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest. */
@@ -198,7 +199,8 @@ export function qemuSnapshotPath(opts: QemuOptions = {}): string {
 export class QemuTarget implements LabTarget {
   readonly id = 'linux-6.1-qemu';
   private ghostSeq = 0;
-  private readonly sessions = new Set<ProbeSession>();
+  private readonly sessions = new Set<ProbeSession | PartnerSession>();
+  private readonly partners: PartnerAllocator;
   private disposed: Promise<void> | undefined;
 
   private constructor(
@@ -215,6 +217,7 @@ export class QemuTarget implements LabTarget {
   ) {
     // Ctrl-C or a fatal error anywhere in the process disposes the target too (its files outside the testbed).
     track(this);
+    this.partners = new PartnerAllocator({ host: tb.host('prober'), ifname: tap, net });
   }
 
   /**
@@ -374,6 +377,43 @@ export class QemuTarget implements LabTarget {
     };
     this.sessions.add(s);
     return s;
+  }
+
+  /**
+   * Two-host labs: the guest kernel is the subject (sysctls, sockets, counters and peers over the control
+   * port), the partner this machine's kernel in the tap's namespace (partner.ts).
+   */
+  async partner(roles: { subject: string; partner: string }, filter: Match = {}): Promise<PartnerSession> {
+    const ch = this.host.channel;
+    const sysctl = new GuestSysctl(ch);
+    const peers = new Set<PeerClient>();
+    const subject: LabHost = {
+      name: roles.subject,
+      kind: 'vm',
+      sysctl,
+      counters: () => this.host.counters(),
+      sockets: (f) => this.host.sockets(f),
+      peer: async () => {
+        const p = await ch.peer();
+        peers.add(p);
+        return p;
+      },
+    };
+    const restore = async () => {
+      await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
+      await sysctl.restore();
+    };
+    const s = await this.partners.open(roles, { host: subject, addr: this.host.addrV4, restore }, this.stack, filter);
+    const tracked: PartnerSession = {
+      ...s,
+      dispose: async () => {
+        this.sessions.delete(tracked);
+        await s.dispose();
+      },
+      [Symbol.asyncDispose]: () => tracked.dispose(),
+    };
+    this.sessions.add(tracked);
+    return tracked;
   }
 
   dispose(): Promise<void> {

@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GvisorTarget } from '../../src/targets/gvisor.js';
-import { withTarget } from '../../src/targets/target.js';
 import { runLab } from '../../src/lab/runner.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { requireRoot } from '../helpers/root.js';
@@ -28,7 +27,7 @@ describe('gvisor target', () => {
 
   it('runs lab:timewait-syn against netstack: the handshake is answered by netstack, not a kernel', async () => {
     expect(t.stack.os).toBe('gvisor');
-    const r = await withTarget(t, () => runLab(timewaitSynLab, { stack: t.stack, cases: ['isn-above', 'isn-below'] }));
+    const r = await runLab(timewaitSynLab, { target: t, cases: ['isn-above', 'isn-below'] });
     for (const c of r.cases) expect(c.error, `${c.id}: ${c.error}`).toBeUndefined();
     const answers = Object.fromEntries(r.cases.map((c) => [c.id, c.checks.find((k) => k.id === 'answer')?.observed]));
     expect(r.cases[0]!.packets.some((p) => p.segment.src === t.serverAddr && p.segment.flags === 'S.')).toBe(true);

@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LwipTarget } from '../../src/targets/lwip.js';
-import { withTarget } from '../../src/targets/target.js';
 import { runLab } from '../../src/lab/runner.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { requireRoot } from '../helpers/root.js';
@@ -28,7 +27,7 @@ describe('lwip target', () => {
 
   it('runs lab:timewait-syn against lwIP: answers follow its expectations (RST in window, ACK outside)', async () => {
     expect(t.stack.os).toBe('lwip');
-    const r = await withTarget(t, () => runLab(timewaitSynLab, { stack: t.stack, cases: ['isn-above', 'isn-equal'] }));
+    const r = await runLab(timewaitSynLab, { target: t, cases: ['isn-above', 'isn-equal'] });
     for (const c of r.cases) expect(c.error, `${c.id}: ${c.error}`).toBeUndefined();
     expect(r.cases[0]!.packets.some((p) => p.segment.src === t.serverAddr && p.segment.flags === 'S.')).toBe(true);
     const answers = Object.fromEntries(r.cases.map((c) => [c.id, c.checks.find((k) => k.id === 'answer')?.observed]));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { differingRows, matrixMarkdown, runMatrix } from '../../src/matrix/matrix.js';
-import { STACKS } from '../../src/matrix/stacks.js';
+import { STACKS } from '../../src/targets/registry.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { lastackSynLab } from '../../labs/lastack-syn.js';

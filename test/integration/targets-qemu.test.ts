@@ -3,7 +3,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QemuTarget } from '../../src/targets/qemu.js';
-import { withTarget } from '../../src/targets/target.js';
 import { runLab } from '../../src/lab/runner.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { requireRoot } from '../helpers/root.js';
@@ -49,7 +48,7 @@ describe('linux-6.1-qemu target', () => {
   }, 60_000);
 
   it('runs lab:timewait-syn (its cases pass against the Linux expectations)', async () => {
-    const r = await withTarget(t, () => runLab(timewaitSynLab, { stack: t.stack, cases: ['isn-above', 'isn-below', 'ts-older-isn-above'] }));
+    const r = await runLab(timewaitSynLab, { target: t, cases: ['isn-above', 'isn-below', 'ts-older-isn-above'] });
     const summary = r.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.map((k) => `${k.id}=${JSON.stringify(k.observed)}/${k.verdict}`).join(' ')}`);
     expect(summary.join('\n')).not.toMatch(/ERROR/);
     const answers = Object.fromEntries(r.cases.map((c) => [c.id, c.checks.find((k) => k.id === 'answer')?.observed]));

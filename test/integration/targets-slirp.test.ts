@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlirpTarget } from '../../src/targets/slirp.js';
-import { withTarget } from '../../src/targets/target.js';
 import { runLab } from '../../src/lab/runner.js';
 import { timewaitSynLab } from '../../labs/timewait-syn.js';
 import { requireRoot } from '../helpers/root.js';
@@ -28,7 +27,7 @@ describe('slirp target', () => {
 
   it("runs lab:timewait-syn against slirp: 4.4BSD's window rule (RST inside the window, new connection beyond it)", async () => {
     expect(t.stack.os).toBe('slirp');
-    const r = await withTarget(t, () => runLab(timewaitSynLab, { stack: t.stack, cases: ['isn-above', 'isn-far-above', 'isn-below'] }));
+    const r = await runLab(timewaitSynLab, { target: t, cases: ['isn-above', 'isn-far-above', 'isn-below'] });
     for (const c of r.cases) expect(c.error, `${c.id}: ${c.error}`).toBeUndefined();
     const answers = Object.fromEntries(r.cases.map((c) => [c.id, c.checks.find((k) => k.id === 'answer')?.observed]));
     // slirp answered the handshake (SYN-ACK from the server address) before the TIME-WAIT question

@@ -16,12 +16,11 @@ import { pawsLab } from '../../labs/paws.js';
 import { abortLab } from '../../labs/abort.js';
 import { runOnTarget } from '../../src/matrix/command.js';
 import { runMatrix } from '../../src/matrix/matrix.js';
-import { findStack, STACKS } from '../../src/matrix/stacks.js';
+import { findStack, STACKS } from '../../src/targets/registry.js';
 import { runLab } from '../../src/lab/runner.js';
 import { cleanSshLeftovers, SshTarget, sshFactory } from '../../src/targets/ssh.js';
 import { cleanLeftovers } from '../../src/testbed/clean.js';
 import { readJournals } from '../../src/testbed/journal.js';
-import { withTarget } from '../../src/targets/target.js';
 import { RUN_DIR } from '../../src/testbed/names.js';
 import { Testbed } from '../../src/testbed/testbed.js';
 import { packageRoot } from '../../src/wire/native.js';
@@ -150,7 +149,7 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
       expect(t.ghosts[0]).toBe(vmAddr.replace(/\.\d+$/, '.253'));
       expect(sh('ip', ['netns', 'exec', proberNs, 'nft', 'list', 'tables'])).toContain(t.table);
 
-      const r = await withTarget(t, () => runLab(timewaitSynLab, { stack: t.stack }));
+      const r = await runLab(timewaitSynLab, { target: t });
       const summary = r.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.map((k) => `${k.id}=${JSON.stringify(k.observed)}:${k.verdict}`).join(' ')}`);
       expect(r.cases.length).toBe(timewaitSynLab.cases.length);
       for (const c of r.cases) {
@@ -168,7 +167,7 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
       // only with tcp_rfc1337=0 (set over ssh), the LAST-ACK answers a reused 4-tuple's SYN with a challenge ACK,
       // and PAWS drops data with an older timestamp.
       for (const lab of [rfc1337Lab, lastackSynLab, pawsLab, abortLab]) {
-        const o = await withTarget(t, () => runLab(lab, { stack: t.stack }));
+        const o = await runLab(lab, { target: t });
         const lines = o.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.map((k) => `${k.id}=${JSON.stringify(k.observed)}:${k.verdict}`).join(' ')}`);
         for (const c of o.cases) expect(c.verdict, lines.join('\n')).toBe('PASS');
       }

@@ -1,19 +1,22 @@
-// A lab that builds two local hosts is not run on other stacks: the matrix says so (no boot, no ERROR rows).
+// A two-host lab is not run on a stack that offers no partner link: the matrix says why (no boot, no ERROR rows).
 import { describe, expect, it } from 'vitest';
 import { matrixMarkdown, runMatrix } from '../../src/matrix/matrix.js';
-import type { StackFactory } from '../../src/matrix/stacks.js';
+import type { StackFactory } from '../../src/targets/registry.js';
 import type { Lab } from '../../src/lab/types.js';
 
-const localLab: Lab = { id: 'two-hosts', title: 't', summary: 's', rfcs: [], sources: [], cases: [{ id: 'c', title: 'c', run: async () => undefined }] };
+const twoHosts: Lab = { id: 'two-hosts', title: 't', summary: 's', rfcs: [], sources: [], roles: { all: ['client', 'server'], subject: 'client' }, remote: 'link', cases: [{ id: 'c', title: 'c', run: async () => undefined }] };
+const localOnly: Lab = { ...twoHosts, id: 'nginx', localOnly: 'needs nginx on the subject' };
 
-describe('matrix with a local-only lab', () => {
-  it('does not start a target for it and marks its column n/a', async () => {
+describe('matrix with labs a stack cannot host', () => {
+  it('does not start a target for them and gives the reason in the table', async () => {
     let started = 0;
-    const fake: StackFactory = { id: 'fake', title: 'a target', unavailable: async () => undefined, start: async () => { started++; throw new Error('must not start'); } };
-    const m = await runMatrix([localLab], [fake]);
+    const fake: StackFactory = { id: 'fake', title: 'a target', linkUnsupported: 'fake has no partner link', unavailable: async () => undefined, start: async () => { started++; throw new Error('must not start'); } };
+    const m = await runMatrix([twoHosts, localOnly], [fake]);
     expect(started).toBe(0);
-    expect(m.stacks[0]!.localOnly).toEqual(['two-hosts']);
+    expect(m.stacks[0]!.unsupported).toEqual({ 'two-hosts': 'fake has no partner link', nginx: 'needs nginx on the subject' });
     expect(m.stacks[0]!.unavailable).toBeUndefined();
-    expect(matrixMarkdown(m)).toContain("lab:two-hosts builds two hosts on this machine's kernel, so it did not run on fake.");
+    const md = matrixMarkdown(m);
+    expect(md).toContain('lab:two-hosts did not run on fake: fake has no partner link.');
+    expect(md).toContain('lab:nginx did not run on fake: needs nginx on the subject.');
   });
 });

@@ -23,6 +23,8 @@ function lab(observed: string, packets: PacketRecord[] = [syn, rst]): Lab {
     title: 'synthetic',
     summary: 'runner test',
     rfcs: ['RFC 9293 §3.10.7.1'],
+    roles: { all: ['client', 'server'], subject: 'server' },
+    remote: 'link',
     sources: [],
     cases: [
       {

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findStack, STACKS } from '../../src/matrix/stacks.js';
+import { findStack, STACKS } from '../../src/targets/registry.js';
 import { ghostCandidates, parseLinuxIpAddr, parseSshTarget, resolveSshConfig, sameSubnet, sshFactory } from '../../src/targets/ssh.js';
 import { SshHost, shellQuote } from '../../src/testbed/ssh-host.js';
 

@@ -1,0 +1,112 @@
+// The partner of a two-host lab on a target: this machine's kernel in the target's link namespace (the
+// testbed namespace that holds the tap toward a QEMU guest), with an address of its own for each session.
+// Why one namespace with fresh addresses rather than a fresh namespace per case: the tap belongs to the
+// running guest and cannot move without breaking it; a fresh address per session keeps each case's
+// 4-tuples apart from an earlier case's TIME-WAITs on either kernel, the route's preferred source makes
+// the partner's own connect()s use it, and its sysctls (journaled by the testbed, so also put back by
+// `tcplab clean` after a kill) are restored when the session ends.
+import { localStack } from '../lab/kernel.js';
+import type { LabHost, PartnerSession } from '../lab/stack.js';
+import type { PeerClient } from '../peer/client.js';
+import { must, run } from '../testbed/exec.js';
+import type { Impairment, NetnsHost } from '../testbed/host.js';
+import type { ImpairSpec } from '../testbed/impair.js';
+import { assertSafe } from '../testbed/safety.js';
+import type { Match } from '../wire/match.js';
+import { Wire } from '../wire/wire.js';
+
+/** Partner addresses on the link's /24: .1 is the link's own, guests and ghosts use .2 and .200-.249. */
+const PARTNER_FIRST = 10;
+const PARTNER_COUNT = 180;
+
+export interface PartnerLink {
+  /** The testbed host whose namespace holds the link (the prober's). */
+  host: NetnsHost;
+  ifname: string;
+  /** The /24 as three octets, e.g. '198.18.7'. */
+  net: string;
+}
+
+export interface SubjectSide {
+  /** The subject's host, named after the lab's subject role, with sysctls undone by `restore`. */
+  host: LabHost;
+  addr: string;
+  /** Undoes what the session changed on the subject (sysctls, peers). */
+  restore(): Promise<void>;
+}
+
+export class PartnerAllocator {
+  private seq = 0;
+  constructor(private readonly link: PartnerLink) {}
+
+  /** A partner session: subject from the target, partner in the link namespace with a fresh address. */
+  async open(roles: { subject: string; partner: string }, subject: SubjectSide, subjectStack: PartnerSession['subjectStack'], filter: Match): Promise<PartnerSession> {
+    const { host, ifname, net } = this.link;
+    const addr = `${net}.${PARTNER_FIRST + (this.seq++ % PARTNER_COUNT)}`;
+    assertSafe('partner address', addr);
+    const undo: (() => Promise<unknown>)[] = [];
+    const ns = host.netns;
+    const peers = new Set<PeerClient>();
+    const impairments = new Set<Impairment>();
+    const extra: string[] = [];
+    const dispose = async () => {
+      for (const i of impairments) await i.dispose().catch(() => undefined);
+      await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
+      await subject.restore().catch(() => undefined);
+      await host.sysctl.restore().catch(() => undefined);
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+    };
+    try {
+      await must('ip', ['-n', ns, 'addr', 'add', `${addr}/32`, 'dev', ifname]);
+      undo.push(() => run('ip', ['-n', ns, 'addr', 'del', `${addr}/32`, 'dev', ifname]));
+      // The partner's own connect()s leave from this session's address, not the link's .1.
+      await must('ip', ['-n', ns, 'route', 'replace', `${net}.0/24`, 'dev', ifname, 'src', addr]);
+      undo.push(() => run('ip', ['-n', ns, 'route', 'replace', `${net}.0/24`, 'dev', ifname, 'proto', 'kernel', 'scope', 'link', 'src', `${net}.1`]));
+      undo.push(async () => {
+        for (const a of extra) await run('ip', ['-n', ns, 'addr', 'del', `${a}/32`, 'dev', ifname]);
+      });
+      const wire = await Wire.open({ netns: ns, ifname, filter });
+      undo.push(async () => wire.close());
+      const partner: PartnerSession['partner'] = {
+        name: roles.partner,
+        kind: 'netns',
+        netns: ns,
+        sysctl: host.sysctl,
+        counters: () => host.counters(),
+        sockets: (f) => host.sockets(f),
+        peer: async () => {
+          const p = await host.peer();
+          peers.add(p);
+          return p;
+        },
+        impair: async (spec: ImpairSpec) => {
+          const i = await host.impair(spec);
+          impairments.add(i);
+          return i;
+        },
+        addAddress: async (a: string) => {
+          assertSafe('partner address', a);
+          if (!a.startsWith(`${net}.`)) throw new RangeError(`partner address ${a}: not on the target's link ${net}.0/24`);
+          await must('ip', ['-n', ns, 'addr', 'add', `${a}/32`, 'dev', ifname]);
+          extra.push(a);
+        },
+      };
+      const s: PartnerSession = {
+        subject: subject.host,
+        subjectAddr: subject.addr,
+        subjectStack,
+        partner,
+        partnerAddr: addr,
+        partnerStack: localStack(),
+        wire,
+        point: `${roles.partner}:${ifname}`,
+        dispose,
+        [Symbol.asyncDispose]: dispose,
+      };
+      return s;
+    } catch (e) {
+      await dispose();
+      throw e;
+    }
+  }
+}
