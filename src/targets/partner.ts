@@ -11,6 +11,7 @@ import type { PeerClient } from '../peer/client.js';
 import { must, run } from '../testbed/exec.js';
 import type { Impairment, NetnsHost } from '../testbed/host.js';
 import type { ImpairSpec } from '../testbed/impair.js';
+import type { SocketEntry } from '../testbed/ss.js';
 import { assertSafe } from '../testbed/safety.js';
 import type { Match } from '../wire/match.js';
 import { Wire } from '../wire/wire.js';
@@ -28,7 +29,7 @@ export interface PartnerLink {
 }
 
 export interface SubjectSide {
-  /** The subject's host, named after the lab's subject role, with sysctls undone by `restore`. */
+  /** The subject's host, named after the lab's subject role, with sysctls undone by `restore` (its sockets() is wrapped). */
   host: LabHost;
   addr: string;
   /** Undoes what the session changed on the subject (sysctls, peers). */
@@ -65,6 +66,14 @@ export class PartnerAllocator {
       undo.push(async () => {
         for (const a of extra) await run('ip', ['-n', ns, 'addr', 'del', `${a}/32`, 'dev', ifname]);
       });
+      // Both kernels outlive the session: hide the sockets earlier cases left (TIME-WAITs for a minute), so
+      // this case's counts and lookups see only its own.
+      const key = (e: SocketEntry) => `${e.local.addr}:${e.local.port}>${e.peer.addr}:${e.peer.port}`;
+      const [oldSubject, oldPartner] = await Promise.all([subject.host.sockets(), host.sockets()]);
+      const hideSubject = new Set(oldSubject.map(key));
+      const hidePartner = new Set(oldPartner.map(key));
+      const subjectSockets = subject.host.sockets.bind(subject.host);
+      subject.host.sockets = async (f) => (await subjectSockets(f)).filter((e) => !hideSubject.has(key(e)));
       const wire = await Wire.open({ netns: ns, ifname, filter });
       undo.push(async () => wire.close());
       const partner: PartnerSession['partner'] = {
@@ -73,7 +82,7 @@ export class PartnerAllocator {
         netns: ns,
         sysctl: host.sysctl,
         counters: () => host.counters(),
-        sockets: (f) => host.sockets(f),
+        sockets: async (f) => (await host.sockets(f)).filter((e) => !hidePartner.has(key(e))),
         peer: async () => {
           const p = await host.peer();
           peers.add(p);
