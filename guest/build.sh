@@ -172,9 +172,11 @@ extract_vmlinux() {
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+case "$kernel" in /*|'') ;; *) kernel=$PWD/$kernel ;; esac
+case "$kmods" in /*|'') ;; *) kmods=$PWD/$kmods ;; esac
+cd "$out"
 if [ -n "$kernel" ]; then
   # A user-built kernel: the target (src/targets/kernels.ts) validated it; this copies and prepares it.
-  cd "$out"
   [ -f "$kernel" ] || die "no such file"
   if [ ! -f release ] || [ "$kernel" -nt release ]; then
     if [ "$(od -An -c -j514 -N4 "$kernel" | tr -d ' ')" = HdrS ]; then
@@ -200,7 +202,6 @@ if [ -n "$kernel" ]; then
     echo "${rel:-unknown}" > release
   fi
 elif [ ! -f release ] || [ ! -d modules ] || [ ! -f vmlinuz ]; then
-  cd "$out"
   rm -rf dl && mkdir dl
   if [ -n "$debs" ]; then
     for f in $debs; do cp "$f" dl/; done
@@ -231,8 +232,6 @@ elif [ ! -f release ] || [ ! -d modules ] || [ ! -f vmlinuz ]; then
   echo "${suite:-bookworm}" > suite
   rm -rf dl
   rm -f vmlinux
-else
-  cd "$out"
 fi
 if [ -z "$kernel" ] && { [ ! -f vmlinux ] || [ vmlinuz -nt vmlinux ]; }; then extract_vmlinux; fi
 
