@@ -44,6 +44,8 @@ export interface KernelFactory extends TargetFactory {
   readonly dir: string;
   /** What the up-front check could not tell (custom kernels), printed once when it starts. */
   readonly warnings: readonly string[];
+  /** The catalogue entry (absent for user-built kernels). */
+  readonly spec?: KernelSpec;
   start(): Promise<QemuTarget>;
 }
 
@@ -166,6 +168,7 @@ function catalogueFactory(k: KernelSpec): KernelFactory {
     built: k.built,
     dir: k.dir,
     warnings: [],
+    spec: k,
     unavailable: async () => {
       const why = await qemuUnavailable(k.dir);
       if (why || k.built) return why;
@@ -175,17 +178,18 @@ function catalogueFactory(k: KernelSpec): KernelFactory {
       return undefined;
     },
     start: async () => {
-      if (k.suite === 'sid' && !k.built) {
+      // What is built now (another start or ci-setup may have built it since this factory was made).
+      let now = kernelCatalogue().find((c) => c.suite === k.suite)!;
+      if (k.suite === 'sid' && !now.built) {
         // sid may have moved on since the id was picked: build, then start what was built.
-        const why = await qemuUnavailable(k.dir);
-        if (why) throw new Error(`${k.id}: ${why}`);
-        await buildGuest(k.buildArgs).catch((e: Error) => {
-          throw new Error(`${k.id}: guest/build.sh ${k.buildArgs.join(' ')} failed: ${e.message}`);
+        const why = await qemuUnavailable(now.dir);
+        if (why) throw new Error(`${now.id}: ${why}`);
+        await buildGuest(now.buildArgs).catch((e: Error) => {
+          throw new Error(`${now.id}: guest/build.sh ${now.buildArgs.join(' ')} failed: ${e.message}`);
         });
-        const now = kernelCatalogue().find((c) => c.suite === 'sid')!;
-        return QemuTarget.start({ id: now.id, guestDir: now.dir, buildArgs: now.buildArgs });
+        now = kernelCatalogue().find((c) => c.suite === 'sid')!;
       }
-      return QemuTarget.start({ id: k.id, guestDir: k.dir, buildArgs: k.buildArgs });
+      return QemuTarget.start({ id: now.id, guestDir: now.dir, buildArgs: now.buildArgs });
     },
   };
 }
