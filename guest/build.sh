@@ -8,6 +8,7 @@
 #                from a snapshot); an uncompressed cpio
 #   release      the kernel release (uname -r in the guest), for StackInfo
 #   package, version, suite   the Debian package(s), their version and suite (package kernels only)
+#   config, modules.builtin   the package kernel's .config and list of built-in modules
 # Snapshots of the booted guest (snapshot-<key>, src/targets/qemu-snapshot.ts) are made there by the target.
 #
 #   build.sh                          Debian bookworm's 6.1 into <cache>/guest (the system's apt; as ever)
@@ -226,6 +227,9 @@ elif [ ! -f release ] || [ ! -d modules ] || [ ! -f vmlinuz ]; then
   [ -n "$kimg" ] || die "no kernel image (boot/vmlinuz-$rel) in $pkgs"
   collect_modules "$mdir/kernel" "$mdir/modules.builtin" strict
   cp "$kimg" vmlinuz.tmp && mv vmlinuz.tmp vmlinuz
+  # The kernel's .config and modules.builtin: what it has built in (tests build "custom" kernels from them).
+  for c in "dl/x/boot/config-$rel" "$mdir/config"; do [ -f "$c" ] && cp "$c" config && break; done
+  [ -f "$mdir/modules.builtin" ] && cp "$mdir/modules.builtin" modules.builtin
   echo "$rel" > release
   echo "$pkgs" | sed 's/ $//' > package
   echo "$version" > version
