@@ -7,6 +7,7 @@
 #   openssh-server/-client  ssh:NAME targets' end-to-end test, which runs its own sshd inside a
 #                    testbed namespace (under systemd, Debian also starts the system's sshd on install)
 #   xz-utils, binutils (readelf)  the unpacked PVH kernel (guest/build.sh; without them: slower cold boots)
+#   zstd             newer kernels' zstd payloads
 # Then the other catalogue kernels (src/targets/kernels.ts: Debian's 5.10, 6.12, sid's and experimental's rc,
 # each into .cache/guest/<target id>/ through a private apt state per suite) and every guest's snapshot
 # (guest/build-kernels.mjs, needs the build: dist/): later starts restore in well under a second.
@@ -17,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=""
 for p in qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox runsc:runsc slirp4netns:slirp4netns \
          liblwip-dev:/usr/include/lwip/netif/tapif.h gcc:cc openssh-server:/usr/sbin/sshd openssh-client:ssh \
-         xz-utils:xz binutils:readelf; do
+         xz-utils:xz binutils:readelf zstd:zstd; do
   pkg=${p%%:*}; what=${p#*:}
   case "$what" in
     /*) [ -e "$what" ] || need="$need $pkg" ;;
@@ -34,7 +35,6 @@ t0=$(date +%s)
 sh guest/build.sh
 echo "guest: linux-6.1-qemu ready in $(( $(date +%s) - t0 )) s"
 sh guest/build-lwip.sh >/dev/null
-command -v zstd >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends zstd >/dev/null
 if [ -f dist/src/targets/kernels.js ]; then
   node guest/build-kernels.mjs
 else
