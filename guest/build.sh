@@ -173,6 +173,15 @@ extract_vmlinux() {
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# An interrupted or failed build leaves no half-made files (a download is hundreds of MB); the guest it
+# had (release, vmlinuz, modules, initramfs) is only ever replaced by renames.
+finish() {
+  rc=$?
+  rm -rf "$out/dl" "$out/modules.tmp" "$out/root" "$out"/*.tmp "$out/reseed.c"
+  case "$out" in *@SERIES@*) [ $rc = 0 ] || rm -rf "$out" ;; esac
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
 case "$kernel" in /*|'') ;; *) kernel=$PWD/$kernel ;; esac
 case "$kmods" in /*|'') ;; *) kmods=$PWD/$kmods ;; esac
 cd "$out"
