@@ -1,6 +1,6 @@
 // Builds the catalogue kernels' guests (src/targets/kernels.ts, guest/build.sh) and their snapshots (one
-// start each, which makes the snapshot when it is missing), skipping what is cached; prints the time of
-// each. Needs the build (dist/). guest/ci-setup.sh runs it; by hand:
+// start each, which makes the snapshot when it is missing); a cached kernel is not fetched again (its
+// initramfs is remade when its sources changed); prints the time of each. Needs the build (dist/). guest/ci-setup.sh runs it; by hand:
 //   node guest/build-kernels.mjs [ID|SUITE...]    default: every catalogue kernel
 // A kernel that cannot be built fails the run, except experimental's rc when there is none.
 import { kernelFactories } from '../dist/src/targets/kernels.js';
@@ -21,10 +21,9 @@ for (const f of kernelFactories()) {
   const t0 = Date.now();
   let built = 'cached';
   try {
-    if (!f.built) {
-      await buildGuest(f.spec.buildArgs);
-      built = `built in ${s(Date.now() - t0)}`;
-    }
+    // A cached guest is refreshed (its initramfs when guest/init, peer.c or build.sh changed), not fetched again.
+    await buildGuest(f.spec.buildArgs);
+    if (!f.built) built = `built in ${s(Date.now() - t0)}`;
     const t1 = Date.now();
     const t = await f.start();
     const boot = t.boot;

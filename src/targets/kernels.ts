@@ -138,7 +138,10 @@ export function kernelCatalogue(): KernelSpec[] {
     out.push(spec({ id, series: k.series, suite: k.suite, pattern: k.pattern, dir, buildArgs }));
   }
   const sid = sidSeries(root);
-  out.push(spec({ id: `linux-${sid}-qemu`, series: sid, suite: 'sid', pattern: SID_PATTERN, dir: join(root, `linux-${sid}-qemu`), buildArgs: ['--suite', 'sid', '--pattern', SID_PATTERN, '--out', join(root, 'linux-@SERIES@-qemu')] }));
+  const sidDir = join(root, `linux-${sid}-qemu`);
+  // Built: refresh that guest (initramfs, peer); else whatever sid ships, into the dir of its series.
+  const sidOut = guestBuilt(sidDir) ? sidDir : join(root, 'linux-@SERIES@-qemu');
+  out.push(spec({ id: `linux-${sid}-qemu`, series: sid, suite: 'sid', pattern: SID_PATTERN, dir: sidDir, buildArgs: ['--suite', 'sid', '--pattern', SID_PATTERN, '--out', sidOut] }));
   const rcDir = join(root, 'linux-rc-qemu');
   const rcSeries = readText(join(rcDir, 'release'))?.match(/^(\d+\.\d+)/)?.[1];
   out.push(spec({ id: 'linux-rc-qemu', series: guestBuilt(rcDir) ? rcSeries : undefined, suite: 'experimental', pattern: RC_PATTERN, versionRe: RC_VERSION, dir: rcDir, buildArgs: ['--suite', 'experimental', '--pattern', RC_PATTERN, '--version-re', RC_VERSION, '--out', rcDir] }));
