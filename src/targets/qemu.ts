@@ -1,6 +1,6 @@
 // Linux in QEMU as a target: a Debian kernel (bookworm's 6.1 by default; kernels.ts has the others and
-// user-built ones) with a busybox initramfs and guest/peer.c, booted with TCG (KVM is not usable on these machines) and networked through a tap device inside a
-// testbed namespace. vnet_hdr=off, so the guest gets no checksum or segmentation offloads and the tap
+// user-built ones) with a busybox initramfs and guest/peer.c, booted with TCG (KVM is not usable on these
+// machines) and networked through a tap device inside a testbed namespace. vnet_hdr=off, so the guest gets no checksum or segmentation offloads and the tap
 // shows the real segments. The guest is driven over a virtio serial port (JSON lines, guest/peer.c).
 // qemu runs inside the namespace under `setpriv --pdeathsig KILL`: it dies with this process even on
 // SIGKILL, and the testbed's clean-up (and `tcplab clean`) kills whatever still runs in the namespace.
