@@ -16,7 +16,7 @@
 // The labs look at TCP behaviour, which none of the shared state changes.
 import { isAlive } from '../testbed/journal.js';
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, lstatSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -223,16 +223,31 @@ export function removeStale(dir: string, key: string): void {
   removeDeadTemps(dir);
 }
 
-/** Removes snapshot temp files whose writer died (for `tcplab clean` too); returns their paths. */
-export function removeDeadTemps(dir: string): string[] {
+/**
+ * Removes snapshot temp files whose writer died (for `tcplab clean` too); returns their paths. Looks one
+ * level down as well: the guest cache holds a guest per kernel (<cache>/guest/<target id>/, kernels.ts).
+ */
+export function removeDeadTemps(dir: string, depth = 1): string[] {
   const removed: string[] = [];
   for (const n of listDir(dir)) {
     const t = /^snapshot-[0-9a-f]{24}(?:\.console|\.failed)?\.tmp-(\d+)-/.exec(n);
-    if (!t || isAlive(Number(t[1]))) continue;
+    if (!t) {
+      if (depth > 0 && isDir(join(dir, n))) removed.push(...removeDeadTemps(join(dir, n), depth - 1));
+      continue;
+    }
+    if (isAlive(Number(t[1]))) continue;
     rmSync(join(dir, n), { force: true });
     removed.push(join(dir, n));
   }
   return removed;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function listDir(dir: string): string[] {

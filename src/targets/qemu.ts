@@ -1,6 +1,6 @@
-// Linux 6.1 in QEMU as a target: Debian bookworm's kernel with a busybox initramfs and guest/peer.c,
-// booted with TCG (KVM is not usable on these machines) and networked through a tap device inside a
-// testbed namespace. vnet_hdr=off, so the guest gets no checksum or segmentation offloads and the tap
+// Linux in QEMU as a target: a Debian kernel (bookworm's 6.1 by default; kernels.ts has the others and
+// user-built ones) with a busybox initramfs and guest/peer.c, booted with TCG (KVM is not usable on these
+// machines) and networked through a tap device inside a testbed namespace. vnet_hdr=off, so the guest gets no checksum or segmentation offloads and the tap
 // shows the real segments. The guest is driven over a virtio serial port (JSON lines, guest/peer.c).
 // qemu runs inside the namespace under `setpriv --pdeathsig KILL`: it dies with this process even on
 // SIGKILL, and the testbed's clean-up (and `tcplab clean`) kills whatever still runs in the namespace.
@@ -32,8 +32,12 @@ import { PartnerAllocator } from './partner.js';
 import type { LabHost, LabTarget, PartnerSession, ProbeSession, TargetFactory, TargetHost } from './target.js';
 
 export interface QemuOptions {
-  /** Where guest/build.sh put vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest. */
+  /** Where guest/build.sh put vmlinux or vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest (6.1). */
   guestDir?: string;
+  /** The target id (matrix column, error messages). Default 'linux-6.1-qemu'. */
+  id?: string;
+  /** guest/build.sh's arguments that build this guest when it is missing. Default none (bookworm's 6.1 into the default guestDir). */
+  buildArgs?: readonly string[];
   memoryMb?: number;
   /** Boot to the guest peer's first line (a restore: at most 30 s of it). Default 120 s ($TCPLAB_QEMU_BOOT_MS): TCG on a shared 2-core machine. */
   bootTimeoutMs?: number;
@@ -50,6 +54,12 @@ export function guestDir(): string {
 }
 
 const QEMU = 'qemu-system-x86_64';
+const DEFAULT_ID = 'linux-6.1-qemu';
+
+/** Whether guest/build.sh has built a guest in dir (a kernel, the initramfs and its release). */
+export function guestBuilt(dir: string): boolean {
+  return (existsSync(join(dir, 'vmlinux')) || existsSync(join(dir, 'vmlinuz'))) && ['initramfs', 'release'].every((f) => existsSync(join(dir, f)));
+}
 
 function have(cmd: string, args: string[] = ['--version']): boolean {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
@@ -60,18 +70,17 @@ function have(cmd: string, args: string[] = ['--version']): boolean {
 export async function qemuUnavailable(dir = guestDir()): Promise<string | undefined> {
   if (!have(QEMU)) return `${QEMU} is not installed (apt-get install qemu-system-x86)`;
   if (!have('setpriv')) return 'setpriv (util-linux) is missing';
-  const built = ['vmlinuz', 'initramfs', 'release'].every((f) => existsSync(join(dir, f)));
-  if (built) return undefined;
+  if (guestBuilt(dir)) return undefined;
   if (!existsSync('/bin/busybox') && !have('busybox')) return 'busybox-static is not installed (apt-get install busybox-static)';
   if (!have('cc')) return 'no C compiler (apt-get install gcc)';
   if (!have('apt-get', ['--version'])) return 'the guest kernel is not cached and apt-get is not available to fetch it';
   return undefined;
 }
 
-/** Runs guest/build.sh (kernel download once, static peer, initramfs). */
-export async function buildGuest(): Promise<string> {
+/** Runs guest/build.sh (kernel download once, static peer, initramfs); args pick the kernel and the output dir. */
+export async function buildGuest(args: readonly string[] = []): Promise<string> {
   const script = join(packageRoot(), 'guest', 'build.sh');
-  return must('sh', [script], { timeoutMs: 300_000 });
+  return must('sh', [script, ...args], { timeoutMs: 600_000 });
 }
 
 /** A sysctl API over the guest's /proc/sys; changes are journaled here and put back by restore(). */
@@ -156,6 +165,8 @@ interface Vm {
   exited: Promise<never>;
   /** The snapshot it was restored from (-incoming). */
   restoredFrom?: string;
+  /** The target id, for errors. */
+  id: string;
 }
 
 const GUEST_MAC = '52:54:00:7c:0a:01'; // fixed: it is part of a snapshot's state (the tap is per run anyway)
@@ -197,13 +208,13 @@ export function qemuSnapshotPath(opts: QemuOptions = {}): string {
 }
 
 export class QemuTarget implements LabTarget {
-  readonly id = 'linux-6.1-qemu';
   private ghostSeq = 0;
   private readonly sessions = new Set<ProbeSession | PartnerSession>();
   private readonly partners: PartnerAllocator;
   private disposed: Promise<void> | undefined;
 
   private constructor(
+    readonly id: string,
     readonly stack: StackInfo,
     readonly host: QemuHost,
     readonly tb: Testbed,
@@ -227,11 +238,18 @@ export class QemuTarget implements LabTarget {
    */
   static async start(opts: QemuOptions = {}): Promise<QemuTarget> {
     const dir = opts.guestDir ?? guestDir();
+    const id = opts.id ?? DEFAULT_ID;
     const why = await qemuUnavailable(dir);
-    if (why) throw new Error(`linux-6.1-qemu: ${why}`);
-    if (!['vmlinuz', 'initramfs', 'release'].every((f) => existsSync(join(dir, f)))) {
-      if (opts.build === false) throw new Error(`linux-6.1-qemu: no guest in ${dir} (run guest/build.sh)`);
-      await buildGuest();
+    if (why) throw new Error(`${id}: ${why}`);
+    if (!guestBuilt(dir)) {
+      const cmd = ['guest/build.sh', ...(opts.buildArgs ?? [])].join(' ');
+      if (opts.build === false) throw new Error(`${id}: no guest in ${dir} (run ${cmd})`);
+      try {
+        await buildGuest(opts.buildArgs);
+      } catch (e) {
+        throw new Error(`${id}: ${cmd} failed: ${(e as Error).message}`);
+      }
+      if (!guestBuilt(dir)) throw new Error(`${id}: ${cmd} left no guest in ${dir}`);
     }
     cleanTargetLeftovers();
     const t0 = Date.now();
@@ -257,7 +275,7 @@ export class QemuTarget implements LabTarget {
       const snap = snapshotPath(dir, key);
       const bootMs = opts.bootTimeoutMs ?? Number(process.env.TCPLAB_QEMU_BOOT_MS ?? 120_000);
       const launch = (extra: string[], fd?: number): Vm => {
-        const vm = launchVm(ns, [...argv, ...extra], tmp, fd);
+        const vm = launchVm(id, ns, [...argv, ...extra], tmp, fd);
         vms.push(vm);
         return vm;
       };
@@ -277,6 +295,8 @@ export class QemuTarget implements LabTarget {
             removeStale(dir, key);
             built = true;
           } catch (e) {
+            // A guest that can never come up would fail its cold boot the same way: say so now.
+            if ((e as { hopeless?: boolean }).hopeless) throw e;
             note = `snapshot not built: ${(e as Error).message}`;
           }
           await Promise.all(vms.map(stop));
@@ -319,11 +339,10 @@ export class QemuTarget implements LabTarget {
       const release = (await ch.read('/proc/sys/kernel/osrelease')).trim();
       const version = await ch.read('/proc/version');
       // Debian's release (6.1.0-56-amd64) hides the upstream version, which /proc/version states.
-      const upstream = [...version.matchAll(/Debian (\d+\.\d+\.\d+)-/g)].pop()?.[1] ?? release; // not gcc's 'Debian 12.2.0-14'
-      const stack: StackInfo = { os: 'linux', release, version: parseVersion(upstream) };
+      const stack: StackInfo = { os: 'linux', release, version: parseVersion(upstreamVersion(version, release)) };
       const name = opts.name ?? 'guest';
       const boot: QemuBoot = { mode, built, ms: Date.now() - t0, ...(mode === 'restored' ? { snapshot: snap } : {}), ...(note ? { note } : {}) };
-      return new QemuTarget(stack, new QemuHost(name, ch, guestAddr), tb, ns, tap, tapMac, net, boot, vm.proc, tmp);
+      return new QemuTarget(id, stack, new QemuHost(name, ch, guestAddr), tb, ns, tap, tapMac, net, boot, vm.proc, tmp);
     } catch (e) {
       await Promise.all(vms.map(stop));
       await tb.dispose().catch(() => undefined);
@@ -440,39 +459,83 @@ export class QemuTarget implements LabTarget {
   }
 }
 
+/**
+ * The upstream version in /proc/version: Debian's release (6.1.0-56-amd64, 7.3-amd64) hides it, the build
+ * string after '#' states it ('#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1', 'Debian 7.3~rc7-1~exp1'); not the
+ * compiler's 'Debian 12.2.0-14' before it. Other kernels: their release.
+ */
+export function upstreamVersion(procVersion: string, release: string): string {
+  const build = procVersion.slice(procVersion.lastIndexOf('#'));
+  return /Debian (\d+\.\d+(?:\.\d+)?)[-~+]/.exec(build)?.[1] ?? release;
+}
+
 /** Spawns QEMU in the namespace under pdeathsig; `fd` (the snapshot to restore) becomes its SNAPSHOT_FD. */
-function launchVm(ns: string, qemuArgs: string[], tmp: string, fd?: number): Vm {
+function launchVm(id: string, ns: string, qemuArgs: string[], tmp: string, fd?: number): Vm {
   const args = ['netns', 'exec', ns, 'setpriv', '--pdeathsig', 'KILL', '--', QEMU, ...qemuArgs];
   const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...(fd === undefined ? [] : [fd])];
   const proc = spawn('ip', args, { stdio });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const ch = new GuestChannel(proc.stdout!, proc.stdin!, 'qemu guest');
+  const ch = new GuestChannel(proc.stdout!, proc.stdin!, `${id} guest`);
   proc.stdin!.on('error', () => undefined);
   const exited = new Promise<never>((_, rej) =>
     proc.once('exit', (code, sig) => {
-      const err = Object.assign(new Error(`qemu exited (code ${code}, signal ${sig}) ${stderr.trim()} ${consoleTail(tmp)}`.trim()), { qemuExited: true });
+      const err = Object.assign(new Error(`${id}: qemu exited (code ${code}, signal ${sig}) ${stderr.trim()} ${consoleTail(tmp)}`.trim()), { qemuExited: true });
       ch.fail(err);
       rej(err);
     }),
   );
   exited.catch(() => undefined);
-  return { proc, ch, exited };
+  return { proc, ch, exited, id };
 }
 
-/** Waits for `what` (the peer's ready line, or an answer) unless QEMU exits or `ms` pass first. */
+/**
+ * Console lines after which the guest never gets ready: init found no control port (a kernel without the
+ * virtio drivers), or the kernel panicked. Waiting out the boot timeout would only hide them.
+ */
+const HOPELESS = /^tcplab-guest: no virtio control port.*$|^.*Kernel panic - not syncing.*$/m;
+
+/** Waits for `what` (the peer's ready line, or an answer) unless QEMU exits, the guest's console says it never will, or `ms` pass first. */
 async function ready<T>(vm: Vm, what: Promise<T>, ms: number, tmp: string, label = 'ready'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  // Only what this QEMU wrote: a restored run's log starts with the (good) boot of its snapshot.
+  const skip = consoleText(tmp).length;
+  const hopeless = (): Error | undefined => {
+    const m = HOPELESS.exec(consoleText(tmp).slice(skip));
+    if (!m) return undefined;
+    const hint = m[0].includes('virtio') ? ': the kernel lacks virtio_pci, virtio_net or virtio_console (build them in, =y, or pass their modules)' : '';
+    return Object.assign(new Error(`${vm.id}: guest not ${label}: ${m[0].trim()}${hint} ${consoleTail(tmp)}`), { hopeless: true });
+  };
   try {
     return await Promise.race([
       what,
       vm.exited,
-      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`qemu guest: not ${label} within ${ms} ms ${consoleTail(tmp)}`)), ms))),
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${vm.id}: guest not ${label} within ${ms} ms ${consoleTail(tmp)}`)), ms))),
+      new Promise<never>((_, rej) => {
+        poll = setInterval(() => {
+          const e = hopeless();
+          if (e) rej(e);
+        }, 250);
+      }),
     ]);
+  } catch (e) {
+    // init powers the guest off after its "no control port" line: say that, not just "qemu exited".
+    throw (e as { hopeless?: boolean }).hopeless ? e : (hopeless() ?? e);
   } finally {
     clearTimeout(timer);
+    clearInterval(poll);
   }
 }
+
+function consoleText(tmp: string): string {
+  try {
+    return readFileSync(join(tmp, 'console.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 
 /** SIGKILLs a QEMU (if it still runs) and waits until it is gone. */
 async function stop(vm: Vm): Promise<void> {
@@ -530,12 +593,8 @@ async function restore(launch: (extra: string[], fd?: number) => Vm, snap: strin
 }
 
 function consoleTail(tmp: string): string {
-  try {
-    const t = readFileSync(join(tmp, 'console.log'), 'utf8').trim().split('\n').slice(-8).join('\n');
-    return t ? `\nguest console:\n${t}` : '';
-  } catch {
-    return '';
-  }
+  const t = consoleText(tmp).trim().split('\n').slice(-8).join('\n');
+  return t ? `\nguest console:\n${t}` : '';
 }
 
 export const qemuFactory: TargetFactory = {
