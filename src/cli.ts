@@ -12,7 +12,7 @@ import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
 import { cmdMatrix, MATRIX_USAGE, runOnTarget } from './matrix/command.js';
-import { findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
+import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
 import { labUnsupported, subjectOf } from './lab/placement.js';
 
 const USAGE = `usage:
@@ -32,6 +32,8 @@ const USAGE = `usage:
                        ssh:NAME (a VM over ssh: a Host alias of $TCPLAB_SSH_CONFIG, ./.vagrant/ssh-NAME
                        or ~/.ssh/config, or user@host); tcplab list says where each lab runs
       --subject ROLE   which host is on trial (labs with more than one, e.g. lastack: client|server)
+      --kernel FILE    boot a kernel you built (bzImage, or vmlinux with a PVH note) in QEMU as the target
+      --modules DIR    with --kernel: its modules (lib/modules/RELEASE) when virtio-net is not built in
       --slow           with 'all': include slow labs
       --absolute       absolute sequence numbers in ladders
       --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
@@ -92,9 +94,13 @@ async function cmdRun(argv: string[]): Promise<number> {
       jobs: { type: 'string' },
       target: { type: 'string' },
       subject: { type: 'string' },
+      kernel: { type: 'string' },
+      modules: { type: 'string' },
     },
   });
   if (positionals.length !== 1) fail('run: name one lab, or all');
+  if (values.kernel !== undefined && values.target !== undefined) fail('--kernel and --target: choose one (--kernel boots your kernel in QEMU as the target)');
+  if (values.modules !== undefined && values.kernel === undefined) fail('--modules: goes with --kernel FILE (the modules directory of that kernel)');
   if (process.getuid?.() !== 0) {
     process.stderr.write('tcplab: labs need root (network namespaces, raw sockets, nftables): run with sudo\n');
     return 2;
@@ -104,7 +110,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   // Another stack than this machine's kernel (linux-host is this machine, like no --target at all).
   let factory: StackFactory | undefined;
   try {
-    factory = values.target === undefined ? undefined : findStack(values.target, STACKS, '--target');
+    factory = values.kernel !== undefined ? customKernelStack(values.kernel, values.modules) : values.target === undefined ? undefined : findStack(values.target, STACKS, '--target');
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));
   }

@@ -3,10 +3,10 @@
 // help, the matrix's columns and aliases, and `tcplab clean` all derive from it. Each stack says why it
 // cannot run here (unavailable) and why two-host labs cannot run on it (linkUnsupported), before anything
 // starts.
-import { localStack } from '../lab/kernel.js';
+import { localStack, parseVersion } from '../lab/kernel.js';
 import { gvisorFactory } from './gvisor.js';
 import { lwipFactory } from './lwip.js';
-import { qemuFactory } from './qemu.js';
+import { kernelFactories, kernelTarget, type KernelFactory } from './kernels.js';
 import { slirpFactory } from './slirp.js';
 import { isSshTarget, sshFactory } from './ssh.js';
 import type { LabTarget, TargetFactory } from './target.js';
@@ -16,6 +16,8 @@ export interface StackFactory extends Omit<TargetFactory, 'start'> {
   readonly local?: boolean;
   /** A Linux kernel (this machine's or a guest's): the `linux` alias of --stacks takes these. */
   readonly linux?: boolean;
+  /** A guest kernel that is built here (it starts without a download); the `linux` alias takes only these. */
+  readonly built?: boolean;
   start(): Promise<LabTarget | undefined>;
 }
 
@@ -29,18 +31,31 @@ export const linuxHost: StackFactory = {
   start: async () => undefined,
 };
 
-const linuxGuests: readonly StackFactory[] = [{ ...qemuFactory, linux: true }];
+/** A guest kernel as a stack: every Linux target offers the partner link two-host labs need. */
+export function guestStack(f: KernelFactory): StackFactory {
+  return { id: f.id, title: f.title, linux: true, built: f.built, unavailable: () => f.unavailable(), start: () => f.start() };
+}
+
+/** --kernel FILE [--modules DIR]: a kernel the user built, as a stack (throws KernelFileError naming the file). */
+export function customKernelStack(file: string, modules?: string): StackFactory {
+  return guestStack(kernelTarget(file, modules ? { modules } : {}));
+}
+
+// Debian's kernels of several releases (kernels.ts), fetched once into the guest cache.
+const linuxGuests: readonly StackFactory[] = kernelFactories().map(guestStack);
 
 export const STACKS: readonly StackFactory[] = [linuxHost, ...linuxGuests, gvisorFactory, slirpFactory, lwipFactory];
 
 /** --stacks aliases: a name for a group of stacks. */
 export const STACK_ALIASES: Readonly<Record<string, { what: string; pick: (all: readonly StackFactory[]) => Promise<StackFactory[]> }>> = {
   linux: {
-    what: 'every Linux kernel available here (this machine and each guest kernel that can start)',
+    what: 'every Linux kernel available here: this machine and each guest kernel already built (guest/ci-setup.sh builds them)',
     pick: async (all) => {
       const out: StackFactory[] = [];
-      for (const s of all) if (s.linux && !(await s.unavailable())) out.push(s);
-      return out;
+      for (const s of all) if (s.linux && (s.local || s.built) && !(await s.unavailable())) out.push(s);
+      // Oldest to newest, this machine's kernel in its place: the table reads as a history.
+      const ver = (s: StackFactory) => parseVersion(s.local ? localStack().release : (/^linux-(\d+\.\d+)-qemu$/.exec(s.id)?.[1] ?? '999'));
+      return out.sort((a, b) => ver(a).reduce((d, x, i) => d || x - ver(b)[i]!, 0));
     },
   },
   all: { what: 'every stack of the registry', pick: async (all) => [...all] },
