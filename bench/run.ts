@@ -1,6 +1,6 @@
 // npm run bench: tcplab's wire against C baselines and other tools, side by side on one veth pair in
 // tcplab- namespaces (created here, removed on exit or Ctrl-C). Prints a table and writes bench-results.json.
-//   node dist/bench/run.js [--runs N] [--secs S] [--probes N] [--lab-runs N] [--nice N] [--only send,capture,latency,labs,targets] [--out FILE]
+//   node dist/bench/run.js [--runs N] [--secs S] [--probes N] [--lab-runs N] [--nice N] [--only send,capture,latency,labs,targets,versions] [--out FILE]
 import { benchQemu } from './qemu.js';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, setPriority } from 'node:os';
@@ -14,9 +14,10 @@ import { benchLatency } from './latency.js';
 import { renderTable, toJson } from './report.js';
 import { benchSend } from './send.js';
 import { applyTargets } from './targets.js';
+import { benchVersions } from './versions.js';
 import type { BenchOptions, Row } from './types.js';
 
-const SECTIONS = ['send', 'capture', 'latency', 'labs', 'targets'] as const;
+const SECTIONS = ['send', 'capture', 'latency', 'labs', 'targets', 'versions'] as const;
 
 function options(): BenchOptions & { out: string; nice: number } {
   const { values } = parseArgs({
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   // Labs and targets make their own testbeds.
   if (opts.sections.has('labs') && opts.labRuns > 0) rows.push(...(await benchLabs(opts, log)));
   if (opts.sections.has('targets')) rows.push(...(await benchQemu(opts, log)));
+  if (opts.sections.has('versions')) rows.push(...(await benchVersions(opts, log)));
   applyTargets(rows);
   const wallS = (performance.now() - t0) / 1000;
   const meta = {

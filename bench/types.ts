@@ -1,7 +1,7 @@
 // One measured figure of the bench: the per-run values, and (for tcplab figures) the peer it is compared with.
 
 export interface Row {
-  section: 'send' | 'capture' | 'latency' | 'labs' | 'targets';
+  section: 'send' | 'capture' | 'latency' | 'labs' | 'targets' | 'versions';
   /** Unique within the section, e.g. 'tcplab PacketSender.sendBatch 40B'. */
   name: string;
   unit: 'pps' | 'us' | 's';
