@@ -13,7 +13,7 @@ import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
 import { cmdMatrix, MATRIX_USAGE, runOnTarget } from './matrix/command.js';
 import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
-import { labUnsupported, subjectOf } from './lab/placement.js';
+import { caseUnsupported, labUnsupported, subjectOf } from './lab/placement.js';
 
 const USAGE = `usage:
   tcplab list                       the labs and their cases
@@ -153,6 +153,15 @@ async function cmdRun(argv: string[]): Promise<number> {
     return w ? [`${l.id}: ${w}`] : [];
   });
   if (refused.length) fail(`--target ${traits.id}: ${refused.join('; ')}; labs that can run there: ${allLabs.filter((l) => !labUnsupported(l, traits)).map((l) => l.id).join(', ')}`);
+  if (values.case?.length && labs.length === 1) {
+    const lab = labs[0]!;
+    const subject = subjectOf(lab, values.subject);
+    const no = lab.cases.filter((c) => values.case!.includes(c.id)).flatMap((c) => {
+      const w = caseUnsupported(c, traits, subject);
+      return w ? [`${c.id}: ${w}`] : [];
+    });
+    if (no.length && no.length === values.case.length) fail(`--target ${traits.id}: ${no.join('; ')}`);
+  }
   try {
     // One target (one boot) for all the labs of this run.
     await runOnTarget(factory, async ({ stack, target, linkUnsupported }) => {
@@ -224,11 +233,8 @@ function cmdReport(argv: string[]): number {
 async function cmdClean(): Promise<number> {
   const { cleanLeftovers } = await import('./testbed/clean.js');
   const r = await cleanLeftovers();
-  const { cleanTargetLeftovers } = await import('./targets/leftovers.js');
-  const { cleanSshLeftovers } = await import('./targets/ssh.js');
-  const { removeDeadTemps } = await import('./targets/qemu-snapshot.js');
-  const { guestDir } = await import('./targets/qemu.js');
-  const targetDirs = [...cleanTargetLeftovers(), ...cleanSshLeftovers(), ...removeDeadTemps(guestDir())];
+  const { cleanStacks } = await import('./targets/registry.js');
+  const targetDirs = cleanStacks();
   for (const lab of allLabs) if (lab.clean) targetDirs.push(...(await lab.clean()));
   const lines = [
     ...r.killedPids.map((p) => `killed process ${p}`),

@@ -184,6 +184,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   });
   const selected = asked.filter((c) => !skipped.some((k) => k.id === c.id));
   for (const k of skipped) progress(`case ${k.id}: not run on ${traits.id}: ${k.why}`);
+  if (!selected.length && skipped.length) throw new Error(`--target ${traits.id}: no case of lab ${lab.id} can run there: ${skipped.map((k) => `${k.id}: ${k.why}`).join('; ')}`);
   // Cases are independent (each builds its own testbed), so --jobs N may run several at once;
   // their progress is then buffered per case and printed in order, so the story stays readable.
   // On a target every case shares one stack: cases setting the same sysctl to different values (and

@@ -110,5 +110,6 @@ export const lwipFactory: TargetFactory = {
   id: 'lwip',
   title: 'lwIP (Debian liblwip 2.1, unix port tap driver) with guest/peer.c',
   unavailable: lwipUnavailable,
+  linkUnsupported: 'two-host labs set sysctls (tcp_tw_reuse, timestamps, port ranges) and read socket tables and counters, none of which lwIP has (probe labs run)',
   start: () => LwipTarget.start(),
 };

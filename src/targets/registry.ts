@@ -10,6 +10,10 @@ import { kernelFactories, kernelTarget, type KernelFactory } from './kernels.js'
 import { slirpFactory } from './slirp.js';
 import { isSshTarget, sshFactory } from './ssh.js';
 import type { LabTarget, TargetFactory } from './target.js';
+import { cleanTargetLeftovers } from './leftovers.js';
+import { removeDeadTemps } from './qemu-snapshot.js';
+import { guestDir } from './qemu.js';
+import { cleanSshLeftovers } from './ssh.js';
 
 export interface StackFactory extends Omit<TargetFactory, 'start'> {
   /** This machine's kernel: labs build their own hosts, so every lab runs. */
@@ -81,4 +85,13 @@ export async function resolveStacks(ids: readonly string[], all: readonly StackF
     for (const s of add) if (!out.some((x) => x.id === s.id)) out.push(s);
   }
   return out;
+}
+
+/**
+ * `tcplab clean` for every stack of the registry: what a killed run's targets left outside the testbed
+ * (runsc and QEMU run dirs, ssh undo state, snapshot temp files of the guest cache, including each
+ * kernel's folder). Returns what was removed.
+ */
+export function cleanStacks(): string[] {
+  return [...cleanTargetLeftovers(), ...cleanSshLeftovers(), ...removeDeadTemps(guestDir())];
 }

@@ -114,5 +114,6 @@ export const slirpFactory: TargetFactory = {
   id: 'slirp',
   title: "libslirp's TCP (4.4BSD-derived), through slirp4netns",
   unavailable: slirpUnavailable,
+  linkUnsupported: "slirp has no sockets of its own to put on trial: applications behind it use the host kernel's sockets, and its TCP only faces the guest side of its NAT (probe labs run)",
   start: () => SlirpTarget.start(),
 };

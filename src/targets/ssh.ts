@@ -426,6 +426,7 @@ export function sshFactory(spec: string, opts: Omit<SshTargetOptions, 'dest'> = 
     id: `${SSH_PREFIX}${dest}`,
     title: `${dest} over ssh (${sshConfig ? `ssh -F ${sshConfig}` : 'default ssh config'})`,
     unavailable: () => sshUnavailable(dest, sshConfig, netns),
+    linkUnsupported: "over ssh the partner would be this machine's namespace on the VM's link, which the ssh target does not build yet (probe labs run; inside the VM, `npm run lab:reuse` tests its kernel)",
     start: () => SshTarget.start({ ...opts, dest, ...(sshConfig ? { sshConfig } : {}), ...(netns ? { netns } : {}) }),
   };
 }
