@@ -34,13 +34,17 @@ describe('headline labs (root)', () => {
     expect(check.evidence.packets.length).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
-  it('--target linux-host is this machine: a two-host lab runs; on another stack it is refused before anything starts', () => {
+  it('--target linux-host is this machine: a two-host lab runs; on a stack without a partner link it is refused before anything starts', () => {
     const { status, report } = run(['run', 'linger', '--case', 'linger0', '--no-pcap', '--target', 'linux-host']);
     expect(status).toBe(0);
     expect(report.verdict).toBe('PASS');
     const r = spawnSync(process.execPath, [CLI, 'run', 'linger', '--target', 'slirp'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--target slirp: linger cannot run on another stack/);
+    expect(r.stderr).toMatch(/--target slirp: linger: slirp has no sockets of its own to put on trial/);
+    // A case that cannot run with this subject is refused up front too.
+    const r2 = spawnSync(process.execPath, [CLI, 'run', 'lastack', '--case', 'rfc1337-rst', '--target', 'linux-6.1-qemu'], { encoding: 'utf8' });
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toMatch(/rfc1337-rst: the stray RST toward the client .*--subject client/);
   }, 30_000);
 
   it('bad input is refused with the field named and exit code 2', () => {
