@@ -83,7 +83,10 @@ echo "build-box: debootstrap in $((t1 - t0)) s"
 
 # Node: this machine's nodejs package (node, npm, npx, headers in /usr/include/node for node-gyp).
 dpkg -L nodejs | while read -r f; do [ -f "$f" ] || [ -L "$f" ] && printf '%s\n' "${f#/}"; done > "$OUT/node.files"
+# npm as it is now (an `npm install -g npm` replaces the package's files), whole.
+[ -d /usr/lib/node_modules/npm ] && echo usr/lib/node_modules/npm >> "$OUT/node.files"
 tar -C / -cf - -T "$OUT/node.files" | tar -C "$ROOT" -xf -
+chroot "$ROOT" npm --version >/dev/null
 rm -f "$OUT/node.files"
 chroot "$ROOT" node --version >/dev/null
 
