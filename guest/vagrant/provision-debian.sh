@@ -25,10 +25,13 @@ if [ -f "$d/include/node/node_api.h" ]; then export npm_config_nodedir="$d"
 elif [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr   # Node from a .deb (the local box)
 fi
 cd /vagrant
+export JOBS=max   # node-gyp: make -j<cores>
 if [ -d /var/cache/tcplab-npm ]; then
   npm ci --offline --cache /var/cache/tcplab-npm --no-audit --no-fund
 else
   npm ci --no-audit --no-fund
 fi
-npm run build
+# npm ci ran the install (node-gyp rebuild) and prepare (tsc) scripts already: building again doubles
+# the time under TCG (a compile of the addon there takes minutes).
+if [ -f build/Release/tcplab.node ] && [ -f dist/src/cli.js ]; then echo "tcplab: built by npm ci"; else npm run build; fi
 echo "tcplab: provisioned; try: sudo npm run lab:reuse"
