@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ExecResult } from '../../src/testbed/exec.js';
 import { findStack, STACKS } from '../../src/matrix/stacks.js';
 import { ghostCandidates, orderProbeLinks, parseLinuxIpAddr, parseSshTarget, resolveSshConfig, sameSubnet, sshFactory } from '../../src/targets/ssh.js';
 import { SshHost, shellQuote } from '../../src/testbed/ssh-host.js';
@@ -99,5 +100,15 @@ describe('orderProbeLinks', () => {
   });
   it('a single link that carries ssh too is still used', () => {
     expect(orderProbeLinks([lab], '198.18.250.1 4000 198.18.250.10 22')).toEqual([lab]);
+  });
+});
+
+describe('SshHost.sysctlRead', () => {
+  it('reads with /sbin/sysctl: a non-root login (the vagrant user on Debian) has no sbin in its PATH', async () => {
+    const h = new SshHost({ dest: 'linux' });
+    const seen: string[][] = [];
+    h.exec = async (cmd: string, args: readonly string[]) => (seen.push([cmd, ...args]), { code: 0, stdout: '1\n', stderr: '' } as ExecResult);
+    expect(await h.sysctlRead(['net.ipv4.tcp_timestamps'])).toEqual(['1']);
+    expect(seen).toEqual([['/sbin/sysctl', '-n', 'net.ipv4.tcp_timestamps']]);
   });
 });
