@@ -1,6 +1,6 @@
 #!/bin/bash
 # The Vagrant path end to end on one machine, with libvirt and the local box (guest/vagrant/build-box.sh):
-#   box build -> libvirtd in a network namespace of its own (tcplab-vagrant) -> vagrant up linux
+#   box build -> libvirtd in a network namespace of its own (tcplab-<id>-vagrant) -> vagrant up linux
 #   -> `sudo npm run lab:reuse` inside the VM -> `tcplab run timewait-syn --target ssh:linux` from this
 #   machine (inside that namespace, where the VM's lab network 198.18.250.0/24 is) -> vagrant destroy
 #   -> everything put back: box, storage pool and volumes, libvirt networks, libvirtd, the namespace,
@@ -15,7 +15,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
-NS=tcplab-vagrant
+# The namespace is tcplab-<id>-vagrant with a run journal /run/tcplab/<id>.json naming this script's
+# pid: the project's own leftover clean-up (`tcplab clean`, cleanLeftovers() in other test runs on this
+# machine) deletes every tcplab- namespace without a live run and kills what runs in it; a plain
+# "tcplab-vagrant" was deleted in the middle of a run here (libvirtd, qemu and the lab killed).
+RUN_DIR=/run/tcplab
+new_ns() { RUNID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n'); NS=tcplab-$RUNID-vagrant; }
 BOX=tcplab-bookworm
 POOL=tcplab-vagrant
 OUT=$here/.cache/vagrant
@@ -26,6 +31,11 @@ QCONF=/etc/libvirt/qemu.conf
 QBAK=$STATE/qemu.conf.orig
 PIDFILE=$STATE/libvirtd.pid
 TIMES=$OUT/e2e-times.txt
+if [ -f "$STATE/ns" ]; then NS=$(cat "$STATE/ns"); RUNID=${NS#tcplab-}; RUNID=${RUNID%-vagrant}; else new_ns; fi
+journal() {
+  mkdir -p "$RUN_DIR" "$STATE"; echo "$NS" > "$STATE/ns"
+  printf '{"runId":"%s","pid":%s,"startedAt":"%s","namespaces":["%s"],"sysctls":[]}\n' "$RUNID" "$$" "$(date -u +%FT%TZ)" "$NS" > "$RUN_DIR/$RUNID.json"
+}
 export VAGRANT_HOME=$OUT/home VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1
 export TCPLAB_BOX=$BOX TCPLAB_LIBVIRT_POOL=$POOL TCPLAB_LIBVIRT_DRIVER=${TCPLAB_LIBVIRT_DRIVER:-qemu}
 export LIBVIRT_DEFAULT_URI=qemu:///system
@@ -38,8 +48,10 @@ elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
 libvirtd_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null) || return 1; [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
 
 start_libvirtd() {
+  journal
   has_ns || { ip netns add "$NS"; ip -n "$NS" link set lo up; }
   libvirtd_pid >/dev/null && return 0
+  rm -f "$PIDFILE"
   if [ -S /run/libvirt/libvirt-sock ] && virsh -c qemu:///system version >/dev/null 2>&1; then
     echo "e2e.sh: another libvirtd answers on /run/libvirt/libvirt-sock: stop it first (this script runs its own in $NS)" >&2
     return 1
@@ -112,6 +124,14 @@ clean() {
   rm -f /var/lib/libvirt/dnsmasq/tcplab-* 2>/dev/null || true
   uplink_down
   if has_ns; then ip netns del "$NS"; fi
+  # Namespaces of earlier runs whose script is gone (and their journals).
+  for n in $(ip netns list | awk '{ print $1 }' | grep -E '^tcplab-[0-9a-f]{6}-vagrant$' || true); do
+    id=${n#tcplab-}; id=${id%-vagrant}
+    p=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$RUN_DIR/$id.json" 2>/dev/null)
+    if [ -n "$p" ] && [ "$p" != "$$" ] && kill -0 "$p" 2>/dev/null; then continue; fi
+    ip netns del "$n" || true; rm -f "$RUN_DIR/$id.json"
+  done
+  rm -f "$RUN_DIR/$RUNID.json"
   qemu_conf_restore
   # Vagrant's side: the machine's state here, the box, and the run's Vagrant home.
   rm -rf .vagrant/machines/linux .vagrant/ssh-linux "$VAGRANT_HOME" "$POOLDIR"

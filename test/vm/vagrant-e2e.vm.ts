@@ -18,7 +18,7 @@ const plain = (f: string) => readFileSync(f, 'utf8').replace(/\x1b\[[0-9;]*m/g, 
 function leftovers(): string[] {
   const out: string[] = [];
   const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-  if (/^tcplab-vagrant\b/m.test(ns)) out.push('namespace tcplab-vagrant');
+  if (/^tcplab-[0-9a-f]{6}-vagrant\b/m.test(ns)) out.push('namespace tcplab-<id>-vagrant');
   if (existsSync(join(root, '.cache', 'vagrant', 'state'))) out.push('.cache/vagrant/state');
   if (existsSync(join(root, '.vagrant', 'machines', 'linux'))) out.push('.vagrant/machines/linux');
   if (existsSync(join(root, '.cache', 'vagrant', 'home'))) out.push('.cache/vagrant/home (the box)');
