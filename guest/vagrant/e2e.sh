@@ -127,7 +127,7 @@ clean() {
   # Namespaces of earlier runs whose script is gone (and their journals).
   for n in $(ip netns list | awk '{ print $1 }' | grep -E '^tcplab-[0-9a-f]{6}-vagrant$' || true); do
     id=${n#tcplab-}; id=${id%-vagrant}
-    p=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$RUN_DIR/$id.json" 2>/dev/null)
+    p=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$RUN_DIR/$id.json" 2>/dev/null || true)
     if [ -n "$p" ] && [ "$p" != "$$" ] && kill -0 "$p" 2>/dev/null; then continue; fi
     ip netns del "$n" || true; rm -f "$RUN_DIR/$id.json"
   done
