@@ -112,6 +112,18 @@ export function ghostCandidates(on: IfAddr, exclude: readonly string[], count: n
   return out;
 }
 
+/**
+ * The lab-range addresses in the order to try them as the probed link: those on the interface that
+ * carries the ssh session itself (`$SSH_CONNECTION`'s server address) last. With vagrant-libvirt the
+ * management network (ssh) is in 198.18.0.0/15 too, and this machine shares it: without the order, the
+ * crafted traffic went over the management NIC (eth0) instead of the private_network link (eth1).
+ */
+export function orderProbeLinks(lab: readonly IfAddr[], sshConnection: string): IfAddr[] {
+  const server = sshConnection.trim().split(/\s+/)[2];
+  const sshIfs = new Set(lab.filter((a) => a.addr === server).map((a) => a.ifname));
+  return [...lab.filter((a) => !sshIfs.has(a.ifname)), ...lab.filter((a) => sshIfs.has(a.ifname))];
+}
+
 const NEIGH_DEAD = ['INCOMPLETE', 'FAILED'];
 
 /**
@@ -248,7 +260,8 @@ export class SshTarget implements LabTarget {
         'crafted traffic must stay in the lab range: give it one on a link this machine shares (Vagrantfile: private_network ip 198.18.250.11)');
     }
     const why: string[] = [];
-    for (const r of lab) {
+    const sshConn = await this.host.must('sh', ['-c', 'echo "$SSH_CONNECTION"']).catch(() => '');
+    for (const r of orderProbeLinks(lab, sshConn)) {
       const local = await this.localToward(r).catch((e: unknown) => (why.push(`${r.addr}: ${e instanceof Error ? e.message : String(e)}`), undefined));
       if (!local) continue;
       this.remote = r;

@@ -249,7 +249,8 @@ export class SshHost {
   async sysctlRead(keys: readonly string[]): Promise<string[]> {
     for (const k of keys) if (!KEY.test(k)) throw new TypeError(`sysctl key: '${k}' is not a sysctl name like net.inet.tcp.msl`);
     if (keys.length === 0) return []; // a Linux knob with no FreeBSD counterpart (freebsd.ts)
-    const lines = (await this.must('sysctl', ['-n', ...keys])).trim().split('\n');
+    // /sbin/sysctl: a non-root login's PATH has no sbin on Debian (the vagrant user: 'sysctl: command not found'); /sbin/sysctl is it on FreeBSD and merged-/usr Debian alike.
+    const lines = (await this.must('/sbin/sysctl', ['-n', ...keys])).trim().split('\n');
     if (lines.length !== keys.length) throw new Error(`${this.name}: sysctl -n ${keys.join(' ')}: expected ${keys.length} line(s), got ${lines.length}`);
     return lines.map((l) => l.trim().split(/\s+/).join(' '));
   }

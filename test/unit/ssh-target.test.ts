@@ -4,8 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ExecResult } from '../../src/testbed/exec.js';
 import { findStack, STACKS } from '../../src/targets/registry.js';
-import { ghostCandidates, parseLinuxIpAddr, parseSshTarget, resolveSshConfig, sameSubnet, sshFactory } from '../../src/targets/ssh.js';
+import { ghostCandidates, orderProbeLinks, parseLinuxIpAddr, parseSshTarget, resolveSshConfig, sameSubnet, sshFactory } from '../../src/targets/ssh.js';
 import { SshHost, shellQuote } from '../../src/testbed/ssh-host.js';
 
 describe('ssh target ids', () => {
@@ -84,5 +85,30 @@ describe('remote shell quoting', () => {
   it('quotes what a POSIX shell would split or expand, one line', () => {
     expect(shellQuote(['sysctl', '-w', 'net.ipv4.ip_local_port_range=40000 40009'])).toBe(`sysctl -w 'net.ipv4.ip_local_port_range=40000 40009'`);
     expect(shellQuote(['echo', "it's", '$HOME', 'a;b'])).toBe(`echo 'it'\\''s' '$HOME' 'a;b'`);
+  });
+});
+
+describe('orderProbeLinks', () => {
+  const mgmt = { ifname: 'eth0', addr: '198.18.248.63', prefixLen: 24 };
+  const lab = { ifname: 'eth1', addr: '198.18.250.10', prefixLen: 24 };
+  it('puts the link of the ssh session (vagrant-libvirt management network) last', () => {
+    expect(orderProbeLinks([mgmt, lab], '198.18.248.1 52344 198.18.248.63 22')).toEqual([lab, mgmt]);
+  });
+  it('keeps the order when ssh arrives elsewhere, or SSH_CONNECTION is empty', () => {
+    expect(orderProbeLinks([mgmt, lab], '10.0.2.2 5000 10.0.2.15 22')).toEqual([mgmt, lab]);
+    expect(orderProbeLinks([mgmt, lab], '')).toEqual([mgmt, lab]);
+  });
+  it('a single link that carries ssh too is still used', () => {
+    expect(orderProbeLinks([lab], '198.18.250.1 4000 198.18.250.10 22')).toEqual([lab]);
+  });
+});
+
+describe('SshHost.sysctlRead', () => {
+  it('reads with /sbin/sysctl: a non-root login (the vagrant user on Debian) has no sbin in its PATH', async () => {
+    const h = new SshHost({ dest: 'linux' });
+    const seen: string[][] = [];
+    h.exec = async (cmd: string, args: readonly string[]) => (seen.push([cmd, ...args]), { code: 0, stdout: '1\n', stderr: '' } as ExecResult);
+    expect(await h.sysctlRead(['net.ipv4.tcp_timestamps'])).toEqual(['1']);
+    expect(seen).toEqual([['/sbin/sysctl', '-n', 'net.ipv4.tcp_timestamps']]);
   });
 });
