@@ -19,6 +19,8 @@ import { parseSs, type SocketEntry } from './ss.js';
 import type { SysctlValue } from './sysctl.js';
 import { freebsdSysctlKeys, freebsdSysctlRead, freebsdSysctlWrites, parseFreebsdNetstat, parseFreebsdTcpStats } from '../targets/freebsd.js';
 
+const SYSCTL_WITH_SBIN = 'PATH="$PATH:/sbin:/usr/sbin" exec sysctl "$@"';
+
 export interface SshHostOptions {
   /** ssh destination: 'user@host', or a Host alias of sshConfig (`vagrant ssh-config > F`). */
   dest: string;
@@ -249,8 +251,9 @@ export class SshHost {
   async sysctlRead(keys: readonly string[]): Promise<string[]> {
     for (const k of keys) if (!KEY.test(k)) throw new TypeError(`sysctl key: '${k}' is not a sysctl name like net.inet.tcp.msl`);
     if (keys.length === 0) return []; // a Linux knob with no FreeBSD counterpart (freebsd.ts)
-    // /sbin/sysctl: a non-root login's PATH has no sbin on Debian (the vagrant user: 'sysctl: command not found'); /sbin/sysctl is it on FreeBSD and merged-/usr Debian alike.
-    const lines = (await this.must('/sbin/sysctl', ['-n', ...keys])).trim().split('\n');
+    // A non-root login's PATH has no sbin on Debian (the vagrant user: 'sysctl: command not found'): sbin is
+    // appended, so a sysctl the login's PATH does have (FreeBSD's, or a stand-in's) still comes first.
+    const lines = (await this.must('sh', ['-c', SYSCTL_WITH_SBIN, 'sysctl', '-n', ...keys])).trim().split('\n');
     if (lines.length !== keys.length) throw new Error(`${this.name}: sysctl -n ${keys.join(' ')}: expected ${keys.length} line(s), got ${lines.length}`);
     return lines.map((l) => l.trim().split(/\s+/).join(' '));
   }

@@ -104,11 +104,11 @@ describe('orderProbeLinks', () => {
 });
 
 describe('SshHost.sysctlRead', () => {
-  it('reads with /sbin/sysctl: a non-root login (the vagrant user on Debian) has no sbin in its PATH', async () => {
+  it('reads with sbin appended to PATH: a non-root login (the vagrant user on Debian) has no sbin in its PATH', async () => {
     const h = new SshHost({ dest: 'linux' });
     const seen: string[][] = [];
     h.exec = async (cmd: string, args: readonly string[]) => (seen.push([cmd, ...args]), { code: 0, stdout: '1\n', stderr: '' } as ExecResult);
     expect(await h.sysctlRead(['net.ipv4.tcp_timestamps'])).toEqual(['1']);
-    expect(seen).toEqual([['/sbin/sysctl', '-n', 'net.ipv4.tcp_timestamps']]);
+    expect(seen).toEqual([['sh', '-c', 'PATH="$PATH:/sbin:/usr/sbin" exec sysctl "$@"', 'sysctl', '-n', 'net.ipv4.tcp_timestamps']]);
   });
 });
