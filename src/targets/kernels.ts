@@ -197,7 +197,7 @@ function catalogueFactory(k: KernelSpec): KernelFactory {
   };
 }
 
-/** Stack factories of the catalogue: 5.10, 6.1 (the same target as qemuFactory), 6.12, sid's, the rc. */
+/** Stack factories of the catalogue: 5.10, 6.1, 6.12, sid's, the rc. */
 export function kernelFactories(): KernelFactory[] {
   return kernelCatalogue().map(catalogueFactory);
 }

@@ -29,7 +29,7 @@ export interface PartnerLink {
 }
 
 export interface SubjectSide {
-  /** The subject's host, named after the lab's subject role, with sysctls undone by `restore` (its sockets() is wrapped). */
+  /** The subject's host, named after the lab's subject role, with sysctls undone by `restore`. */
   host: LabHost;
   addr: string;
   /** Undoes what the session changed on the subject (sysctls, peers). */
@@ -72,8 +72,7 @@ export class PartnerAllocator {
       const [oldSubject, oldPartner] = await Promise.all([subject.host.sockets(), host.sockets()]);
       const hideSubject = new Set(oldSubject.map(key));
       const hidePartner = new Set(oldPartner.map(key));
-      const subjectSockets = subject.host.sockets.bind(subject.host);
-      subject.host.sockets = async (f) => (await subjectSockets(f)).filter((e) => !hideSubject.has(key(e)));
+      const subjectHost: LabHost = { ...subject.host, sockets: async (f) => (await subject.host.sockets(f)).filter((e) => !hideSubject.has(key(e))) };
       const wire = await Wire.open({ netns: ns, ifname, filter });
       undo.push(async () => wire.close());
       const partner: PartnerSession['partner'] = {
@@ -101,7 +100,7 @@ export class PartnerAllocator {
         },
       };
       const s: PartnerSession = {
-        subject: subject.host,
+        subject: subjectHost,
         subjectAddr: subject.addr,
         subjectStack,
         partner,

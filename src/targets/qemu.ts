@@ -29,7 +29,7 @@ import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import { consolePath, failedMarker, Qmp, readFailedMarker, removeStale, saveSnapshot, SNAPSHOT_FD, snapshotKey, snapshotPath, writeAtomic } from './qemu-snapshot.js';
 import { PartnerAllocator } from './partner.js';
-import type { LabHost, LabTarget, PartnerSession, ProbeSession, TargetFactory, TargetHost } from './target.js';
+import type { LabHost, LabTarget, PartnerSession, ProbeSession, TargetHost } from './target.js';
 
 export interface QemuOptions {
   /** Where guest/build.sh put vmlinux or vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest (6.1). */
@@ -596,10 +596,3 @@ function consoleTail(tmp: string): string {
   const t = consoleText(tmp).trim().split('\n').slice(-8).join('\n');
   return t ? `\nguest console:\n${t}` : '';
 }
-
-export const qemuFactory: TargetFactory = {
-  id: 'linux-6.1-qemu',
-  title: "Linux 6.1 (Debian bookworm's kernel) in QEMU/TCG",
-  unavailable: () => qemuUnavailable(),
-  start: () => QemuTarget.start(),
-};

@@ -18,6 +18,20 @@ async function answers(t: QemuTarget): Promise<void> {
   expect((await t.host.channel.read('/proc/version')).startsWith(`Linux version ${t.stack.release} `)).toBe(true);
 }
 
+/** Starts a user-built kernel's factory: restored, the package's release and series, answering; then disposes. */
+async function bootsRestored(f: ReturnType<typeof kernelTarget>, k: KernelSpec, series: [number, number], more: (t: QemuTarget) => void = () => {}): Promise<void> {
+  const t = await f.start();
+  try {
+    more(t);
+    expect(t.boot.mode, t.boot.note).toBe('restored');
+    expect(t.stack.release).toBe(k.release);
+    expect(t.stack.version.slice(0, 2)).toEqual(series);
+    await answers(t);
+  } finally {
+    await t.dispose();
+  }
+}
+
 function need(k: KernelSpec): void {
   if (!k.built) throw new Error(`${k.id}: no guest in ${k.dir} (run sh guest/ci-setup.sh, which builds every catalogue kernel)`);
 }
@@ -72,16 +86,7 @@ describe('--kernel: user-built kernels in QEMU', () => {
     const f = kernelTarget(join(tree, 'vmlinux'), { modules: join(k.dir, 'modules') });
     expect(f.id).toBe('linux-5.10-custom-qemu');
     expect(f.warnings).toEqual([]);
-    const t = await f.start();
-    try {
-      expect(t.id).toBe('linux-5.10-custom-qemu');
-      expect(t.boot.mode, t.boot.note).toBe('restored');
-      expect(t.stack.release).toBe(k.release);
-      expect(t.stack.version.slice(0, 2)).toEqual([5, 10]);
-      await answers(t);
-    } finally {
-      await t.dispose();
-    }
+    await bootsRestored(f, k, [5, 10], (t) => expect(t.id).toBe('linux-5.10-custom-qemu'));
   }, START_MS);
 
   it("boots a bzImage made from a Debian package (zstd payload, unpacked to a PVH vmlinux), drivers per its .config", async () => {
@@ -95,16 +100,7 @@ describe('--kernel: user-built kernels in QEMU', () => {
     expect(() => kernelTarget(join(boot, 'bzImage'))).toThrow(/virtio_net is a module \(CONFIG_VIRTIO_NET=m\)/);
     const f = kernelTarget(join(boot, 'bzImage'), { modules: join(k.dir, 'modules') });
     expect(f.id).toBe('linux-6.12-custom-qemu');
-    const t = await f.start();
-    try {
-      expect(existsSync(join(f.dir, 'vmlinux'))).toBe(true);
-      expect(t.boot.mode, t.boot.note).toBe('restored');
-      expect(t.stack.release).toBe(k.release);
-      expect(t.stack.version.slice(0, 2)).toEqual([6, 12]);
-      await answers(t);
-    } finally {
-      await t.dispose();
-    }
+    await bootsRestored(f, k, [6, 12], () => expect(existsSync(join(f.dir, 'vmlinux'))).toBe(true));
   }, START_MS);
 
   it("a kernel without the virtio drivers fails fast with the reason, not after the boot timeout", async () => {
