@@ -25,6 +25,14 @@ if [ -f "$d/include/node/node_api.h" ]; then export npm_config_nodedir="$d"
 elif [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr   # Node from a .deb (the local box)
 fi
 cd /vagrant
+# TCPLAB_VM_PREBUILT=1 (Vagrantfile): the host synced its built checkout; use it if its addon loads here.
+if [ "${TCPLAB_VM_PREBUILT:-0}" = 1 ] && [ -f dist/src/cli.js ] && [ -d node_modules ] &&
+   node -e "process.exit(require('./build/Release/tcplab.node').abiVersion === 1 ? 0 : 1)" 2>/dev/null; then
+  echo "tcplab: prebuilt checkout from the host (node_modules, build, dist), addon loads: npm ci skipped"
+  echo "tcplab: provisioned; try: sudo npm run lab:reuse"
+  exit 0
+fi
+[ "${TCPLAB_VM_PREBUILT:-0}" = 1 ] && echo "tcplab: the synced prebuilt checkout does not load here: building in the VM"
 export JOBS=max   # node-gyp: make -j<cores>
 if [ -d /var/cache/tcplab-npm ]; then
   npm ci --offline --cache /var/cache/tcplab-npm --no-audit --no-fund

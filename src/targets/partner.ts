@@ -26,6 +26,16 @@ export interface PartnerLink {
   ifname: string;
   /** The /24 as three octets, e.g. '198.18.7'. */
   net: string;
+  /**
+   * Last octets the sessions take in turn. Default .10-.189 (a QEMU link: .1 ours, .2 the guest, ghosts
+   * from .200); a shared link (ssh) passes the ones nobody answered ARP for.
+   */
+  hosts?: readonly number[];
+  /**
+   * The namespace's own address on the link, the /24 route's preferred source again after a session.
+   * Default '.1'; null when the namespace has no address of its own (the route goes with the session's).
+   */
+  homeSrc?: string | null;
 }
 
 export interface SubjectSide {
@@ -38,12 +48,16 @@ export interface SubjectSide {
 
 export class PartnerAllocator {
   private seq = 0;
-  constructor(private readonly link: PartnerLink) {}
+  private readonly hosts: readonly number[];
+  constructor(private readonly link: PartnerLink) {
+    this.hosts = link.hosts ?? Array.from({ length: PARTNER_COUNT }, (_, i) => PARTNER_FIRST + i);
+    if (!this.hosts.length) throw new RangeError('partner link: no addresses to use');
+  }
 
   /** A partner session: subject from the target, partner in the link namespace with a fresh address. */
   async open(roles: { subject: string; partner: string }, subject: SubjectSide, subjectStack: PartnerSession['subjectStack'], filter: Match): Promise<PartnerSession> {
     const { host, ifname, net } = this.link;
-    const addr = `${net}.${PARTNER_FIRST + (this.seq++ % PARTNER_COUNT)}`;
+    const addr = `${net}.${this.hosts[this.seq++ % this.hosts.length]!}`;
     assertSafe('partner address', addr);
     const undo: (() => Promise<unknown>)[] = [];
     const ns = host.netns;
@@ -62,7 +76,10 @@ export class PartnerAllocator {
       undo.push(() => run('ip', ['-n', ns, 'addr', 'del', `${addr}/32`, 'dev', ifname]));
       // The partner's own connect()s leave from this session's address, not the link's .1.
       await must('ip', ['-n', ns, 'route', 'replace', `${net}.0/24`, 'dev', ifname, 'src', addr]);
-      undo.push(() => run('ip', ['-n', ns, 'route', 'replace', `${net}.0/24`, 'dev', ifname, 'proto', 'kernel', 'scope', 'link', 'src', `${net}.1`]));
+      const home = this.link.homeSrc === undefined ? `${net}.1` : this.link.homeSrc;
+      undo.push(() => home
+        ? run('ip', ['-n', ns, 'route', 'replace', `${net}.0/24`, 'dev', ifname, 'proto', 'kernel', 'scope', 'link', 'src', home])
+        : run('ip', ['-n', ns, 'route', 'del', `${net}.0/24`, 'dev', ifname]));
       undo.push(async () => {
         for (const a of extra) await run('ip', ['-n', ns, 'addr', 'del', `${a}/32`, 'dev', ifname]);
       });

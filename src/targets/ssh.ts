@@ -8,7 +8,10 @@
 //   - our kernel does not own the ghosts, so it never answers the VM; an nft table (tcplab-<run>s)
 //     drops frames to the ghosts before routing, so it does not forward them either (ip_forward=1 on
 //     hosts that run VMs) - the capture (AF_PACKET) sees them first;
-//   - sysctls, sockets, counters and peers go through SshHost over one shared ssh connection.
+//   - sysctls, sockets, counters and peers go through SshHost over one shared ssh connection;
+//   - two-host labs (partner()): the VM's kernel is the subject; the partner is a fresh namespace of this
+//     machine joined to the same link (a veth into the link's bridge, or a macvlan on a plain interface),
+//     with a free address of the VM's /24 per session (partner.ts). Deleting the namespace removes both.
 // Ctrl-C/SIGTERM/exit undo through the testbed's process hooks; a run journal (/run/tcplab/<run>.json)
 // lets `tcplab clean` remove the nft table after a SIGKILL. On the VM, every sysctl and neighbour entry
 // is registered with SshHost's guard before it is made, so even a SIGKILLed run's changes are undone
@@ -24,10 +27,12 @@ import { isAlive, Journal, readJournals } from '../testbed/journal.js';
 import { newRunId, RUN_DIR } from '../testbed/names.js';
 import { assertSafe, isSafeV4 } from '../testbed/safety.js';
 import { SshHost, type SshSysctl } from '../testbed/ssh-host.js';
+import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
 import { Wire } from '../wire/wire.js';
 import { freebsdArpDelete, freebsdArpSet, parseFreebsdIfconfig, type IfAddr } from './freebsd.js';
-import type { LabTarget, ProbeSession, TargetFactory } from './target.js';
+import { PartnerAllocator } from './partner.js';
+import { UnsupportedTargetError, type LabHost, type LabTarget, type PartnerSession, type ProbeSession, type TargetFactory } from './target.js';
 
 export interface SshTargetOptions {
   /** ssh destination: a Host alias of sshConfig ('freebsd') or user@host. */
@@ -190,6 +195,7 @@ export class SshTarget implements LabTarget {
   private readonly sessions = new Set<SessionState>();
   private disposed: Promise<void> | undefined;
   private tableUp = false;
+  private partnerLink: Promise<{ tb: Testbed; alloc: PartnerAllocator }> | undefined;
 
   private constructor(
     readonly host: SshHost,
@@ -371,12 +377,103 @@ export class SshTarget implements LabTarget {
     return s;
   }
 
+  /**
+   * The partner's namespace on the VM's link, made on the first partner(): a veth whose outer end joins the
+   * link's bridge (libvirt, VirtualBox host-only) or, on a plain interface, a macvlan in bridge mode. Its
+   * addresses are ones of the VM's /24 nobody answered ARP for, away from the VMs (.10, .11) and the ghosts.
+   */
+  private linkPartner(): Promise<{ tb: Testbed; alloc: PartnerAllocator }> {
+    this.partnerLink ??= (async () => {
+      if (this.stack.os !== 'linux') {
+        throw new UnsupportedTargetError(`${this.id}: two-host labs drive Linux sysctls and the Node peer on the subject; ${this.stack.os} over ssh runs the probe labs only`);
+      }
+      if (this.remote.prefixLen > 24) throw new UnsupportedTargetError(`${this.id}: the VM's link ${this.remote.addr}/${this.remote.prefixLen} is smaller than a /24: the partner needs addresses of its own on it`);
+      const net = this.remote.addr.split('.').slice(0, 3).join('.');
+      const taken = new Set([this.remote.addr, this.local.addr, ...this.ghosts]);
+      const cands = Array.from({ length: 80 }, (_, i) => `${net}.${20 + i}`).filter((a) => !taken.has(a) && isSafeV4(a) && sameSubnet(a, this.remote.addr, this.remote.prefixLen));
+      const answered = await arpAnswered(this.netns, this.local.ifname, cands);
+      const free = cands.filter((a) => !answered.has(a)).map((a) => Number(a.split('.')[3]));
+      if (!free.length) throw new Error(`${this.id}: no free address for the partner in ${net}.20-99 (all answered ARP)`);
+      const tb = await Testbed.create({ hosts: ['partner'], links: [] });
+      try {
+        const ns = tb.host('partner').netns;
+        const inner = `tcplab-${tb.runId}l`;
+        const ip = (args: string[]) => {
+          const [c, a] = inNetns(this.netns, 'ip', args);
+          return must(c, a);
+        };
+        const info = (JSON.parse(await ip(['-j', '-d', 'link', 'show', 'dev', this.local.ifname])) as Array<{ linkinfo?: { info_kind?: string } }>)[0];
+        if (info?.linkinfo?.info_kind === 'bridge') {
+          // Created here with its peer in the namespace: deleting the namespace deletes the pair.
+          const outer = `tcplab-${tb.runId}o`;
+          await ip(['link', 'add', outer, 'type', 'veth', 'peer', 'name', inner, 'netns', ns]);
+          await ip(['link', 'set', outer, 'master', this.local.ifname, 'up']);
+        } else {
+          await ip(['link', 'add', 'link', this.local.ifname, 'name', inner, 'netns', ns, 'type', 'macvlan', 'mode', 'bridge']);
+        }
+        await must('ip', ['-n', ns, 'link', 'set', inner, 'up']);
+        return { tb, alloc: new PartnerAllocator({ host: tb.host('partner'), ifname: inner, net, hosts: free, homeSrc: null }) };
+      } catch (e) {
+        await tb.dispose().catch(() => undefined);
+        throw e;
+      }
+    })();
+    return this.partnerLink;
+  }
+
+  /** Two-host labs: the VM's kernel is the subject (over ssh), the partner a namespace of this machine on its link. */
+  async partner(roles: { subject: string; partner: string }, filter: Match = {}): Promise<PartnerSession> {
+    if (this.disposed) throw new Error(`${this.id}: disposed`);
+    const { alloc } = await this.linkPartner();
+    const sysctl = this.host.newSysctl();
+    const peers = new Set<PeerClient>();
+    const subject: LabHost = {
+      name: roles.subject,
+      kind: 'ssh',
+      sysctl,
+      counters: () => this.host.counters(),
+      sockets: (f) => this.host.sockets(f),
+      peer: async () => {
+        const p = await this.host.peer();
+        peers.add(p);
+        return p;
+      },
+    };
+    let session: PartnerSession | undefined;
+    // Tracked like a probe session, so the exit hook still puts the VM's sysctls back.
+    const st: SessionState = {
+      ghost: '',
+      sysctl,
+      neighSet: false,
+      dispose: async () => {
+        if (!this.sessions.delete(st)) return;
+        await session?.dispose();
+      },
+    };
+    this.sessions.add(st);
+    const restore = async () => {
+      await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
+      await sysctl.restore();
+    };
+    try {
+      session = await alloc.open(roles, { host: subject, addr: this.remote.addr, restore }, this.stack, filter);
+    } catch (e) {
+      this.sessions.delete(st);
+      await restore().catch(() => undefined);
+      throw e;
+    }
+    const s = session;
+    return { ...s, dispose: () => st.dispose(), [Symbol.asyncDispose]: () => st.dispose() };
+  }
+
   /** Sessions (peers, sysctls, neighbour entries), the host, the nft table, the journal. */
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
       const errors: string[] = [];
       const note = (e: unknown) => errors.push(e instanceof Error ? e.message : String(e));
       for (const s of [...this.sessions]) await s.dispose().catch(note);
+      const link = await this.partnerLink?.catch(() => undefined);
+      await link?.tb.dispose().catch(note);
       await this.host.dispose().catch(note);
       if (this.tableUp) {
         const [c, a] = inNetns(this.netns, 'nft', ['delete', 'table', 'ip', this.table]);
@@ -439,7 +536,6 @@ export function sshFactory(spec: string, opts: Omit<SshTargetOptions, 'dest'> = 
     id: `${SSH_PREFIX}${dest}`,
     title: `${dest} over ssh (${sshConfig ? `ssh -F ${sshConfig}` : 'default ssh config'})`,
     unavailable: () => sshUnavailable(dest, sshConfig, netns),
-    linkUnsupported: "over ssh the partner would be this machine's namespace on the VM's link, which the ssh target does not build yet (probe labs run; inside the VM, `npm run lab:reuse` tests its kernel)",
     start: () => SshTarget.start({ ...opts, dest, ...(sshConfig ? { sshConfig } : {}), ...(netns ? { netns } : {}) }),
   };
 }

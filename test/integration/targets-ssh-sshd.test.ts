@@ -14,6 +14,7 @@ import { rfc1337Lab } from '../../labs/rfc1337.js';
 import { lastackSynLab } from '../../labs/lastack-syn.js';
 import { pawsLab } from '../../labs/paws.js';
 import { abortLab } from '../../labs/abort.js';
+import { reuseLab } from '../../labs/reuse.js';
 import { runOnTarget } from '../../src/matrix/command.js';
 import { runMatrix } from '../../src/matrix/matrix.js';
 import { findStack, STACKS } from '../../src/targets/registry.js';
@@ -181,6 +182,36 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
     expect(existsSync(join(RUN_DIR, `${runId}.json`))).toBe(false);
     // no ssh of this run is left: the shared connection and the peers' sessions are gone
     expect(sh('ps', ['-eo', 'args']).split('\n').filter((l) => l.includes(`${runId}.ssh`))).toEqual([]);
+  }, 240_000);
+
+  it('runs the two-host lab reuse with the vm kernel as its subject: the partner is a namespace on the link, gone afterwards', async () => {
+    const t = (await findStack('ssh:vm', STACKS, '--target').start()) as SshTarget;
+    const before = sh('ip', ['netns', 'exec', proberNs, 'ip', '-j', 'link', 'show']);
+    let partnerNs = '';
+    try {
+      const r = await runLab(reuseLab, { target: t });
+      const summary = r.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''} ${c.checks.filter((k) => k.verdict !== 'PASS').map((k) => `${k.id}=${JSON.stringify(k.observed)}:${k.verdict}`).join(' ')}`);
+      expect(r.subject).toBe('client');
+      expect(r.cases.map((c) => c.verdict), summary.join('\n')).toEqual(reuseLab.cases.map(() => 'PASS'));
+      // The client (subject) is the vm: its address on the link; the server is the partner, a free address
+      // of the same /24 that is neither the vm's, the prober's nor a ghost.
+      for (const c of r.cases) {
+        const syn = c.packets.find((p) => p.segment.flags === 'S');
+        expect(syn?.segment.src, c.id).toBe(vmAddr);
+        expect([vmAddr, t.local.addr, ...t.ghosts]).not.toContain(syn?.segment.dst);
+      }
+      // The partner's namespace hangs off the prober's link by a macvlan here (a veth on a bridge for libvirt).
+      partnerNs = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).find((n) => /^tcplab-[0-9a-f]{6}-partner$/.test(n) && n !== proberNs) ?? '';
+      expect(partnerNs).not.toBe('');
+      expect(sh('ip', ['-n', partnerNs, '-d', 'link', 'show'])).toMatch(/macvlan mode bridge/);
+    } finally {
+      await t.dispose();
+    }
+    expect(sh('ip', ['netns', 'list'])).not.toContain(partnerNs);
+    expect(sh('ip', ['netns', 'exec', proberNs, 'ip', '-j', 'link', 'show'])).toBe(before);
+    // the vm's sysctls are back (the lab set ip_local_port_range and tcp_tw_reuse over ssh)
+    expect(sh('ip', ['netns', 'exec', vmNs, 'sysctl', '-n', 'net.ipv4.tcp_tw_reuse']).trim()).toBe('2');
+    expect(sh('ip', ['netns', 'exec', vmNs, 'sysctl', '-n', 'net.ipv4.ip_local_port_range']).trim()).toMatch(/^32768\s+60999$/);
   }, 240_000);
 
   /** `tcplab run timewait-syn --target ssh:vm` in a child; resolves once the vm holds a ghost's entry and the lab's sysctl. */
