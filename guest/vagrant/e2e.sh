@@ -2,14 +2,15 @@
 # The Vagrant path end to end on one machine, with libvirt and the local box (guest/vagrant/build-box.sh):
 #   box build -> libvirtd in a network namespace of its own (tcplab-<id>-vagrant) -> vagrant up linux
 #   -> `sudo npm run lab:reuse` inside the VM -> `tcplab run timewait-syn --target ssh:linux` from this
-#   machine (inside that namespace, where the VM's lab network 198.18.250.0/24 is) -> vagrant destroy
+#   machine (inside that namespace, where the VM's lab network 198.18.250.0/24 is) -> `tcplab run reuse
+#   --target ssh:linux` (the VM's kernel the client, a namespace on its link the server) -> vagrant destroy
 #   -> everything put back: box, storage pool and volumes, libvirt networks, libvirtd, the namespace,
 #   /etc/libvirt/qemu.conf (its settings for this run are the notes' fixes for TCG-only machines).
 # Clean-up of an interrupted run (also run at the start, and on exit, Ctrl-C or error):
 #   sudo bash guest/vagrant/e2e.sh clean
 # Wall times of each step go to stdout and .cache/vagrant/e2e-times.txt; the logs to .cache/vagrant/e2e-logs/.
 # Exit 0 only when every step worked and both labs passed.
-# Env: TCPLAB_E2E_KEEP=1 keeps the VM up after the labs (clean-up still runs on the next start / clean);
+# Env: TCPLAB_E2E_KEEP=1 keeps the VM up after the labs, passed or not (clean-up runs on the next start / clean);
 #      TCPLAB_VM_UPLINK=1 gives the namespace a NATed uplink through this machine for the duration of
 #      a reachability probe (can the VM reach the Debian mirror and the npm registry?), then removes it.
 set -euo pipefail
@@ -163,7 +164,7 @@ fail() { done_step "FAILED ($1)"; exit 1; }
 finish() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ "${TCPLAB_E2E_KEEP:-}" = 1 ] && [ $rc = 0 ]; then log "TCPLAB_E2E_KEEP=1: the VM stays up; clean up with: sudo bash guest/vagrant/e2e.sh clean"; exit 0; fi
+  if [ "${TCPLAB_E2E_KEEP:-}" = 1 ]; then log "TCPLAB_E2E_KEEP=1: the VM stays up (exit $rc); clean up with: sudo bash guest/vagrant/e2e.sh clean"; exit $rc; fi
   step "clean-up"; clean; done_step
   printf '%-34s %7s s  exit %s\n' total "$(elapsed "$T0")" "$rc" | tee -a "$TIMES"
   exit $rc
@@ -236,6 +237,15 @@ rc=$?
 set -e
 v=$(summary "$LOGS/timewait-syn-ssh.log")
 if [ $rc = 0 ]; then done_step "exit 0, $v"; else labs_rc=1; done_step "FAILED (exit $rc, $v, see $LOGS/timewait-syn-ssh.log)"; fi
+
+step "reuse --target ssh:linux"
+# Two hosts: the VM's kernel is the client (subject), a namespace of this machine on its link the server.
+set +e
+inns node dist/src/cli.js run reuse --target ssh:linux --json-file "$LOGS/reuse-ssh.json" > "$LOGS/reuse-ssh.log" 2>&1
+rc=$?
+set -e
+v=$(summary "$LOGS/reuse-ssh.log")
+if [ $rc = 0 ]; then done_step "exit 0, $v"; else labs_rc=1; done_step "FAILED (exit $rc, $v, see $LOGS/reuse-ssh.log)"; fi
 
 [ "${TCPLAB_E2E_KEEP:-}" = 1 ] && exit $labs_rc
 step "vagrant destroy"

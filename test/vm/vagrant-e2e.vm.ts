@@ -4,7 +4,7 @@
 // It runs the script twice in a row (the second run must work on what the first left), checks the exit
 // codes, the verdicts of lab:reuse inside the VM and of timewait-syn over ssh:linux, and that nothing
 // is left: no namespace, no libvirtd, no qemu, qemu.conf as it was, no box, no .vagrant machine.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ describe.skipIf(process.env.TCPLAB_VM_E2E !== '1')('Vagrant + libvirt end to end
   const qconf = hash('/etc/libvirt/qemu.conf');
 
   for (const round of [1, 2]) {
-    it(`e2e.sh run ${round}: up, lab:reuse in the VM, timewait-syn over ssh:linux, destroy`, () => {
+    it(`e2e.sh run ${round}: up, lab:reuse in the VM, timewait-syn and reuse over ssh:linux, destroy`, () => {
       const r = spawnSync('bash', [join(root, 'guest', 'vagrant', 'e2e.sh')], { cwd: root, encoding: 'utf8', timeout: 60 * 60_000 });
       const times = readFileSync(join(root, '.cache', 'vagrant', 'e2e-times.txt'), 'utf8');
       expect(r.status, `${times}\n${r.stderr.slice(-4000)}`).toBe(0);
@@ -42,10 +42,33 @@ describe.skipIf(process.env.TCPLAB_VM_E2E !== '1')('Vagrant + libvirt end to end
       const rep = JSON.parse(readFileSync(join(logs, 'timewait-syn-ssh.json'), 'utf8')) as { verdict: string };
       expect(rep.verdict).toBe('PASS');
       expect(plain(join(logs, 'timewait-syn-ssh.log'))).toMatch(/^kernel: linux 6\.1\./m);
+      // two hosts over ssh: the VM's kernel is the client, this machine's namespace the server
+      const reuse = JSON.parse(readFileSync(join(logs, 'reuse-ssh.json'), 'utf8')) as { verdict: string; subject?: string; cases: Array<{ verdict: string }> };
+      expect(reuse.verdict).toBe('PASS');
+      expect(reuse.cases.length).toBeGreaterThanOrEqual(7);
+      expect(plain(join(logs, 'reuse-ssh.log'))).toMatch(/^kernel: linux 6\.1\./m);
       expect(leftovers()).toEqual([]);
       expect(hash('/etc/libvirt/qemu.conf')).toBe(qconf);
     }, 65 * 60_000);
   }
+
+  it('Ctrl-C during `vagrant up`: the script cleans up on its way out, and `e2e.sh clean` finds nothing left', async () => {
+    // A process group of its own, like a shell job: Ctrl-C reaches bash and vagrant together.
+    const child = spawn('bash', [join(root, 'guest', 'vagrant', 'e2e.sh')], { cwd: root, stdio: 'ignore', detached: true });
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    const t0 = Date.now();
+    // Interrupt once the domain exists (vagrant up is under way), as a user's Ctrl-C would (SIGINT to the whole group).
+    while (!/tcplab-linux/.test(spawnSync('sh', ['-c', 'ls /run/libvirt/qemu/ 2>/dev/null'], { encoding: 'utf8' }).stdout)) {
+      if (child.exitCode !== null || Date.now() - t0 > 15 * 60_000) throw new Error('vagrant up never started a domain');
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited).toBe(130);
+    expect(leftovers()).toEqual([]);
+    expect(spawnSync('bash', [join(root, 'guest', 'vagrant', 'e2e.sh'), 'clean']).status).toBe(0);
+    expect(leftovers()).toEqual([]);
+    expect(hash('/etc/libvirt/qemu.conf')).toBe(qconf);
+  }, 20 * 60_000);
 
   it('e2e.sh clean twice in a row on a clean machine', () => {
     for (let i = 0; i < 2; i++) expect(spawnSync('bash', [join(root, 'guest', 'vagrant', 'e2e.sh'), 'clean']).status).toBe(0);
