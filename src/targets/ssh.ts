@@ -5,9 +5,9 @@
 //     address toward it from `ip route get`; both must be in the lab range or nothing starts;
 //   - ghosts are addresses at the top of that subnet that nobody answers ARP for; each session gives the
 //     VM a permanent neighbour entry for its ghost pointing at our MAC (ip neigh / arp -S), removed after;
-//   - our kernel does not own the ghosts, so it never answers the VM; an nft table (tcplab-<run>s)
-//     drops frames to the ghosts before routing, so it does not forward them either (ip_forward=1 on
-//     hosts that run VMs) - the capture (AF_PACKET) sees them first;
+//   - our kernel does not own the ghosts, so it never answers the VM; an nft table (netdev tcplab-<run>s)
+//     drops frames to the ghosts at our interface's ingress, so it does not forward them either
+//     (ip_forward=1 on hosts that run VMs) - the capture (AF_PACKET) sees them first;
 //   - sysctls, sockets, counters and peers go through SshHost over one shared ssh connection;
 //   - two-host labs (partner()): the VM's kernel is the subject; the partner is a fresh namespace of this
 //     machine joined to the same link (a veth into the link's bridge, or a macvlan on a plain interface),
@@ -286,7 +286,12 @@ export class SshTarget implements LabTarget {
     }
     // Our kernel must neither answer nor forward what the VM sends to the ghosts.
     const set = this.ghosts.join(', ');
-    const nft = `table ip ${this.table} {\n  chain pre {\n    type filter hook prerouting priority -300; policy accept;\n    iifname "${this.local.ifname}" ip daddr { ${set} } drop\n  }\n}\n`;
+    // At the interface's ingress hook, which runs after the packet taps (the capture sees the frame) and
+    // before the bridge and IP layers. An ip-family prerouting rule is too early on a bridge when
+    // br_netfilter is on (bridge-nf-call-iptables=1, as where libvirt runs): it runs PRE_ROUTING for the
+    // bridge's ports, before the frame is passed up to the bridge device our capture listens on, so the
+    // VM's SYN-ACKs were dropped unseen (the first real VM run).
+    const nft = `table netdev ${this.table} {\n  chain in {\n    type filter hook ingress device "${this.local.ifname}" priority -500; policy accept;\n    ip daddr { ${set} } drop\n  }\n}\n`;
     this.tableUp = true;
     const [c, a] = inNetns(this.netns, 'nft', ['-f', '-']);
     await must(c, a, { input: nft });
@@ -476,7 +481,7 @@ export class SshTarget implements LabTarget {
       await link?.tb.dispose().catch(note);
       await this.host.dispose().catch(note);
       if (this.tableUp) {
-        const [c, a] = inNetns(this.netns, 'nft', ['delete', 'table', 'ip', this.table]);
+        const [c, a] = inNetns(this.netns, 'nft', ['delete', 'table', 'netdev', this.table]);
         const r = await run(c, a);
         if (r.code !== 0 && !/No such file/.test(r.stderr)) note(`nft table ${this.table}: ${r.stderr.trim()}`);
         this.tableUp = false;
@@ -501,7 +506,7 @@ export class SshTarget implements LabTarget {
     }
     this.host.stopMasterSync();
     if (this.tableUp) {
-      const [c, a] = inNetns(this.netns, 'nft', ['delete', 'table', 'ip', this.table]);
+      const [c, a] = inNetns(this.netns, 'nft', ['delete', 'table', 'netdev', this.table]);
       runSync(c, a);
       this.tableUp = false;
     }

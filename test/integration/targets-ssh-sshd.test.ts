@@ -271,7 +271,7 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
     const rep = await cleanLeftovers({ runIds: [runId] });
     expect(rep.errors).toEqual([]);
     expect(cleanSshLeftovers()).toEqual([join(RUN_DIR, `${runId}.ssh`)]);
-    sh('ip', ['netns', 'exec', proberNs, 'nft', 'delete', 'table', 'ip', `tcplab-${runId}s`]);
+    sh('ip', ['netns', 'exec', proberNs, 'nft', 'delete', 'table', 'netdev', `tcplab-${runId}s`]);
   }, 60_000);
 
   it('tcplab matrix --stacks ssh:vm,ssh:refused: the ssh column runs, the unreachable one says why', async () => {
