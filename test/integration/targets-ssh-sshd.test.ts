@@ -214,6 +214,45 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
     expect(sh('ip', ['netns', 'exec', vmNs, 'sysctl', '-n', 'net.ipv4.ip_local_port_range']).trim()).toMatch(/^32768\s+60999$/);
   }, 240_000);
 
+  it('behind a bridge with br_netfilter on (as libvirt sets it up): the ghosts still get their answers, the partner joins by a veth', async () => {
+    // The prober's end of the link moves into a bridge, its address onto the bridge: the shape of virbrN.
+    const veth = tb.host('prober').iface('vm').ifname;
+    const addr = tb.host('prober').addr('vm');
+    const br = `tcplab-${tb.runId}br`;
+    const ipn = (...a: string[]) => sh('ip', ['-n', proberNs, ...a]);
+    ipn('link', 'add', br, 'type', 'bridge');
+    ipn('addr', 'del', `${addr}/24`, 'dev', veth);
+    ipn('link', 'set', veth, 'master', br);
+    ipn('addr', 'add', `${addr}/24`, 'dev', br);
+    ipn('link', 'set', br, 'up');
+    sh('ip', ['netns', 'exec', proberNs, 'sysctl', '-q', '-w', 'net.bridge.bridge-nf-call-iptables=1']);
+    try {
+      const t = (await findStack('ssh:vm', STACKS, '--target').start()) as SshTarget;
+      try {
+        expect(t.local.ifname).toBe(br);
+        const probe = await runLab(timewaitSynLab, { target: t, cases: ['isn-above'] });
+        expect(probe.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''}`)).toEqual(['isn-above: PASS ']);
+        const links: string[] = [];
+        const two = await runLab(reuseLab, {
+          target: t,
+          cases: ['reuse0'],
+          onProgress: () => void links.push(ipn('-d', 'link', 'show', 'master', br)),
+        });
+        expect(two.cases.map((c) => `${c.id}: ${c.verdict} ${c.error ?? ''}`)).toEqual(['reuse0: PASS ']);
+        // the partner's veth end is a port of the bridge while the case runs
+        expect(links.join('\n')).toMatch(/tcplab-[0-9a-f]{6}o@/);
+      } finally {
+        await t.dispose();
+      }
+      expect(ipn('link', 'show', 'master', br)).not.toMatch(/tcplab-[0-9a-f]{6}o@/);
+    } finally {
+      ipn('addr', 'del', `${addr}/24`, 'dev', br);
+      ipn('link', 'del', br);
+      ipn('addr', 'add', `${addr}/24`, 'dev', veth);
+      ipn('link', 'set', veth, 'up');
+    }
+  }, 180_000);
+
   /** `tcplab run timewait-syn --target ssh:vm` in a child; resolves once the vm holds a ghost's entry and the lab's sysctl. */
   async function cliMidRun(): Promise<{ child: ChildProcess; runId: string; exited: Promise<number | null>; log: () => string }> {
     const cli = join(packageRoot(), 'dist', 'src', 'cli.js');
