@@ -33,9 +33,11 @@ QBAK=$STATE/qemu.conf.orig
 PIDFILE=$STATE/libvirtd.pid
 TIMES=$OUT/e2e-times.txt
 if [ -f "$STATE/ns" ]; then NS=$(cat "$STATE/ns"); RUNID=${NS#tcplab-}; RUNID=${RUNID%-vagrant}; else new_ns; fi
+# The pid is this script's until libvirtd runs, then libvirtd's: with TCPLAB_E2E_KEEP=1 the VM outlives
+# the script, and a journal naming a dead pid would let that clean-up take the namespace (and the VM).
 journal() {
   mkdir -p "$RUN_DIR" "$STATE"; echo "$NS" > "$STATE/ns"
-  printf '{"runId":"%s","pid":%s,"startedAt":"%s","namespaces":["%s"],"sysctls":[]}\n' "$RUNID" "$$" "$(date -u +%FT%TZ)" "$NS" > "$RUN_DIR/$RUNID.json"
+  printf '{"runId":"%s","pid":%s,"startedAt":"%s","namespaces":["%s"],"sysctls":[]}\n' "$RUNID" "${1:-$$}" "$(date -u +%FT%TZ)" "$NS" > "$RUN_DIR/$RUNID.json"
 }
 export VAGRANT_HOME=$OUT/home VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1
 export TCPLAB_BOX=$BOX TCPLAB_LIBVIRT_POOL=$POOL TCPLAB_LIBVIRT_DRIVER=${TCPLAB_LIBVIRT_DRIVER:-qemu}
@@ -55,7 +57,7 @@ libvirtd_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null) || return 1; [ -n "$p"
 start_libvirtd() {
   journal
   has_ns || { ip netns add "$NS"; ip -n "$NS" link set lo up; }
-  libvirtd_pid >/dev/null && return 0
+  if p=$(libvirtd_pid); then journal "$p"; return 0; fi
   rm -f "$PIDFILE"
   if [ -S /run/libvirt/libvirt-sock ] && virsh -c qemu:///system version >/dev/null 2>&1; then
     echo "e2e.sh: another libvirtd answers on /run/libvirt/libvirt-sock: stop it first (this script runs its own in $NS)" >&2
@@ -63,7 +65,7 @@ start_libvirtd() {
   fi
   mkdir -p "$STATE"
   inns libvirtd -d -p "$PIDFILE"
-  for _ in $(seq 100); do virsh version >/dev/null 2>&1 && return 0; sleep 0.2; done
+  for _ in $(seq 100); do virsh version >/dev/null 2>&1 && { journal "$(libvirtd_pid)"; return 0; }; sleep 0.2; done
   echo "e2e.sh: libvirtd did not answer within 20 s" >&2
   return 1
 }
