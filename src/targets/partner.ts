@@ -36,6 +36,8 @@ export interface PartnerLink {
    * Default '.1'; null when the namespace has no address of its own (the route goes with the session's).
    */
   homeSrc?: string | null;
+  /** Where in `hosts` the rotation starts: random for a subject that outlives our runs (a VM over ssh). */
+  start?: number;
 }
 
 export interface SubjectSide {
@@ -44,6 +46,11 @@ export interface SubjectSide {
   addr: string;
   /** Undoes what the session changed on the subject (sysctls, peers). */
   restore(): Promise<void>;
+  /**
+   * Drops what the subject's kernel remembers of an address before a session takes it (its neighbour
+   * entry): a VM that outlives our runs still maps it to the MAC of an earlier run's namespace.
+   */
+  forget?(addr: string): Promise<void>;
 }
 
 export class PartnerAllocator {
@@ -52,13 +59,25 @@ export class PartnerAllocator {
   constructor(private readonly link: PartnerLink) {
     this.hosts = link.hosts ?? Array.from({ length: PARTNER_COUNT }, (_, i) => PARTNER_FIRST + i);
     if (!this.hosts.length) throw new RangeError('partner link: no addresses to use');
+    this.seq = link.start ?? 0;
   }
 
   /** A partner session: subject from the target, partner in the link namespace with a fresh address. */
   async open(roles: { subject: string; partner: string }, subject: SubjectSide, subjectStack: PartnerSession['subjectStack'], filter: Match): Promise<PartnerSession> {
     const { host, ifname, net } = this.link;
-    const addr = `${net}.${this.hosts[this.seq++ % this.hosts.length]!}`;
+    // Both kernels outlive the session: the sockets earlier cases (or, on a VM, earlier runs) left hold
+    // their addresses for a TIME-WAIT, so take one no socket on either side names, and hide those sockets
+    // from this case's counts and lookups.
+    const [oldSubject, oldPartner] = await Promise.all([subject.host.sockets(), host.sockets()]);
+    const held = new Set([...oldSubject, ...oldPartner].flatMap((e) => [e.local.addr, e.peer.addr]));
+    let addr: string | undefined;
+    for (let i = 0; i < this.hosts.length && !addr; i++) {
+      const a = `${net}.${this.hosts[this.seq++ % this.hosts.length]!}`;
+      if (!held.has(a)) addr = a;
+    }
+    if (!addr) throw new Error(`partner: every partner address on ${net}.0/24 is still held by sockets of earlier cases (TIME-WAIT): try again in a minute`);
     assertSafe('partner address', addr);
+    await subject.forget?.(addr);
     const undo: (() => Promise<unknown>)[] = [];
     const ns = host.netns;
     const peers = new Set<PeerClient>();
@@ -83,10 +102,7 @@ export class PartnerAllocator {
       undo.push(async () => {
         for (const a of extra) await run('ip', ['-n', ns, 'addr', 'del', `${a}/32`, 'dev', ifname]);
       });
-      // Both kernels outlive the session: hide the sockets earlier cases left (TIME-WAITs for a minute), so
-      // this case's counts and lookups see only its own.
       const key = (e: SocketEntry) => `${e.local.addr}:${e.local.port}>${e.peer.addr}:${e.peer.port}`;
-      const [oldSubject, oldPartner] = await Promise.all([subject.host.sockets(), host.sockets()]);
       const hideSubject = new Set(oldSubject.map(key));
       const hidePartner = new Set(oldPartner.map(key));
       const subjectHost: LabHost = { ...subject.host, sockets: async (f) => (await subject.host.sockets(f)).filter((e) => !hideSubject.has(key(e))) };

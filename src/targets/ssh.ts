@@ -417,7 +417,9 @@ export class SshTarget implements LabTarget {
           await ip(['link', 'add', 'link', this.local.ifname, 'name', inner, 'netns', ns, 'type', 'macvlan', 'mode', 'bridge']);
         }
         await must('ip', ['-n', ns, 'link', 'set', inner, 'up']);
-        return { tb, alloc: new PartnerAllocator({ host: tb.host('partner'), ifname: inner, net, hosts: free, homeSrc: null }) };
+        // A random start: the VM outlives our runs, and the last run's addresses may still be in its tables.
+        const start = Math.floor(Math.random() * free.length);
+        return { tb, alloc: new PartnerAllocator({ host: tb.host('partner'), ifname: inner, net, hosts: free, homeSrc: null, start }) };
       } catch (e) {
         await tb.dispose().catch(() => undefined);
         throw e;
@@ -461,7 +463,12 @@ export class SshTarget implements LabTarget {
       await sysctl.restore();
     };
     try {
-      session = await alloc.open(roles, { host: subject, addr: this.remote.addr, restore }, this.stack, filter);
+      // The VM may still map the address to an earlier run's namespace (its MAC is gone): forget it.
+      const forget = async (a: string) => {
+        const [c, ...args] = this.host.priv(['ip', 'neigh', 'del', a, 'dev', this.remote.ifname]);
+        await this.host.exec(c!, args); // no entry is fine
+      };
+      session = await alloc.open(roles, { host: subject, addr: this.remote.addr, restore, forget }, this.stack, filter);
     } catch (e) {
       this.sessions.delete(st);
       await restore().catch(() => undefined);
