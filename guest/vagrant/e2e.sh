@@ -8,7 +8,7 @@
 #   /etc/libvirt/qemu.conf (its settings for this run are the notes' fixes for TCG-only machines).
 # Clean-up of an interrupted run (also run at the start, and on exit, Ctrl-C or error):
 #   sudo bash guest/vagrant/e2e.sh clean
-# Wall times of each step go to stdout and .cache/vagrant/e2e-times.txt; the logs to .cache/vagrant/e2e-logs/.
+# Wall times of each step go to stdout and are appended to .cache/vagrant/e2e-times.txt; the logs to .cache/vagrant/e2e-logs/.
 # Exit 0 only when every step worked and both labs passed.
 # Env: TCPLAB_E2E_KEEP=1 keeps the VM up after the labs, passed or not (clean-up runs on the next start / clean);
 #      TCPLAB_VM_UPLINK=1 gives the namespace a NATed uplink through this machine for the duration of
@@ -174,7 +174,8 @@ finish() {
 
 T0=$(date +%s.%N)
 mkdir -p "$OUT" "$LOGS"
-: > "$TIMES"
+# Every run's times, newest last (the slow lane runs it three times in a row).
+echo >> "$TIMES"
 echo "# e2e.sh $(date -u +%FT%TZ) on $(uname -r), $(nproc) cores, driver $TCPLAB_LIBVIRT_DRIVER, prebuilt $TCPLAB_VM_PREBUILT" >> "$TIMES"
 if [ "$TCPLAB_VM_PREBUILT" = 1 ] && { [ ! -f build/Release/tcplab.node ] || [ ! -f dist/src/cli.js ]; }; then
   echo "e2e.sh: TCPLAB_VM_PREBUILT=1 needs this checkout built (npm ci && npm run build), or set TCPLAB_VM_PREBUILT=0" >&2; exit 1
