@@ -127,16 +127,18 @@ export async function streamCapture(source: string | Readable, name: string, onB
   let t0: bigint | undefined;
 
   const damage = (off: number, what: string) => {
+    // Damage in the very first block is no capture to read at all.
+    if (info.format === 'pcapng' && !sawShb) throw new CaptureFormatError(name, off, what);
     info.warnings.push(`${what} at byte offset ${off}: read the ${info.frames} frame(s) before it`);
     stopped = true;
   };
 
   const parsePcapHeader = (): boolean => {
-    if (acc.length < 24) return false;
     const m = acc.readUInt32LE(0);
     if (m === 0xa1b2c3d4 || m === 0xa1b23c4d) little = true;
     else if (m === 0xd4c3b2a1 || m === 0x4d3cb2a1) little = false;
     else throw new CaptureFormatError(name, 0, `not a pcap or pcapng capture (magic 0x${m.toString(16).padStart(8, '0')})`);
+    if (acc.length < 24) return false;
     nsRes = m === 0xa1b23c4d || m === 0x4d3cb2a1;
     const u16 = (o: number) => (little ? acc.readUInt16LE(o) : acc.readUInt16BE(o));
     const u32 = (o: number) => (little ? acc.readUInt32LE(o) : acc.readUInt32BE(o));
@@ -185,7 +187,7 @@ export async function streamCapture(source: string | Readable, name: string, onB
       const len = u32(pos + 4);
       if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) { damage(base + pos, `block of type 0x${type.toString(16)} has an impossible length ${len}`); return pos; }
       if (pos + len > acc.length) break;
-      if (u32(pos + len - 4) !== len) { damage(base + pos + len - 4, `block of type 0x${type.toString(16)}: trailing length differs (corrupt)`); return pos; }
+      if (u32(pos + len - 4) !== len) { damage(base + pos + len - 4, `block of type 0x${type.toString(16)}: trailing length ${u32(pos + len - 4)} differs from ${len} (corrupt)`); return pos; }
       const body = pos + 8;
       const end = pos + len - 4;
       const options = (from: number, each: (code: number, at: number, n: number) => void) => {
