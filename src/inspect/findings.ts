@@ -34,7 +34,6 @@ export class FindingAggregator {
   readonly groups = new Map<string, FindingGroup>();
   /** Every instance, with keepAll (--all). */
   readonly all: FindingExample[] = [];
-  private readonly lastConn = new Map<FindingGroup, number>();
 
   constructor(private readonly keepAll: boolean) {}
 
@@ -54,9 +53,9 @@ export class FindingAggregator {
       g.max = g.max === null ? f.metric : Math.max(g.max, f.metric);
     }
     if (f.outcome) g.outcomes[f.outcome] = (g.outcomes[f.outcome] ?? 0) + 1;
-    // Connections per group: a tracker's findings arrive together in time, so counting changes is enough
-    // for the common case (a 4-tuple whose findings interleave with another's is counted again).
-    if (this.lastConn.get(g) !== tr.id) { g.connections++; this.lastConn.set(g, tr.id); }
+    // Connections per group: each tracker remembers the groups it has counted in (a handful at most).
+    const seen = (tr.findingGroups ??= new Set());
+    if (!seen.has(g)) { seen.add(g); g.connections++; }
     const ex = (): FindingExample => ({ conn: tr.id, incarnation: f.inc, t: f.t, who: tr.names[f.who], text: f.text, frames: f.pkts.map((p) => p.frame) });
     if (g.examples.length < EXAMPLES) g.examples.push(ex());
     if (this.keepAll) this.all.push(ex());

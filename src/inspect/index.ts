@@ -234,7 +234,10 @@ export async function inspectFile(path: string, opts: InspectOptions = {}): Prom
       if (t < firstT) firstT = t;
       if (t > maxT) maxT = t;
       lastT = t;
-      const [a, b] = ka < kb ? [ka, kb] : [kb, ka];
+      // The outer key is the endpoint with the lower port (usually the server: one inner map for all its
+      // clients, not one per client port); equal ports fall back to the key order.
+      const lowFirst = sport < dport || (sport === dport && ka < kb);
+      const a = lowFirst ? ka : kb, b = lowFirst ? kb : ka;
       let inner = live.get(a);
       let tr = inner?.get(b);
       if (!tr) {

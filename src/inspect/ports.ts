@@ -61,14 +61,13 @@ interface TwEntry { tr: Tracker; since: number }
 
 export class PortAccounting {
   readonly groups = new Map<string, PortGroup>();
-  private readonly byTracker = new WeakMap<Tracker, PortGroup>();
   private tw: TwEntry[] = [];
   private twHead = 0;
 
   constructor(private readonly twNs: number) {}
 
   group(tr: Tracker): PortGroup {
-    let g = this.byTracker.get(tr);
+    let g = tr.portGroup as PortGroup | undefined;
     if (g) return g;
     const [cl, sv] = tr.ends;
     const server = epStr(sv);
@@ -82,7 +81,7 @@ export class PortAccounting {
       };
       this.groups.set(key, g);
     }
-    this.byTracker.set(tr, g);
+    tr.portGroup = g;
     return g;
   }
 

@@ -97,7 +97,7 @@ const DONE: ReadonlySet<TcpState> = new Set(['CLOSED', 'LISTEN', 'TIME-WAIT']);
 /** Packets kept before a finding for context, and drawn after it past --max-packets. */
 export const CONTEXT = 3;
 /** Packets every live tracker remembers, so a connection drawn at its first finding still shows how it got there. */
-const RING = 8;
+const RING = 3;
 
 interface Side {
   state: TcpState;
@@ -151,13 +151,17 @@ export class Tracker {
   /** The client's TIME-WAIT as the port accounting counts it (ports.ts owns these). */
   clientTwActive = false;
   clientTwSince = 0;
+  /** The port accounting's group of this connection (ports.ts). */
+  portGroup?: object;
+  /** Finding groups (findings.ts) this connection is counted in. */
+  findingGroups?: Set<object>;
   /** Eviction bookkeeping (index.ts): the generation of its queue entry. */
   qgen = 0;
 
   private ring: Pkt[] = [];
   /** The last two incarnations (the one before a finding is usually the one whose TIME-WAIT it is about). */
   private recentIncs: IncSummary[] = [];
-  private readonly beyond = new Map<FindingKind, number>();
+  private beyond?: Map<FindingKind, number>; // created when first needed: most trackers never do
   private afterFinding = 0;
   private sides: [Side, Side] = [{ state: 'CLOSED' }, { state: 'CLOSED' }];
   private inc?: IncSummary;
@@ -201,8 +205,8 @@ export class Tracker {
     // Past --max-packets a drawn connection keeps the first few instances of each kind with their packets;
     // the rest are counted in the aggregate only (a connection reopened 200 times would draw 200 of them).
     const beyond = this.kept !== undefined && this.kept.length >= this.maxKept;
-    const n = beyond ? (this.beyond.get(kind) ?? 0) : 0;
-    if (beyond) this.beyond.set(kind, n + 1);
+    const n = beyond ? (this.beyond?.get(kind) ?? 0) : 0;
+    if (beyond) (this.beyond ??= new Map()).set(kind, n + 1);
     if (this.kept && n < CONTEXT) {
       this.keptFindings!.push(f);
       // Its packets are drawn whatever --max-packets says, with the ones before it as context.
