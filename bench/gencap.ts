@@ -48,17 +48,17 @@ function* clientCloses(t: number, c: number, cp: number, s: number, sp: number, 
   yield m(0.005, true, A, isn + 102, si + 202);
 }
 
-function* reuse(n: number, counts: GenCounts): Generator<P> {
+function* reuse(n: number, ports: number, counts: GenCounts): Generator<P> {
   const g = GEN.reuse;
-  // Each port's next connection starts intoTw after the previous one's TIME-WAIT began (its FIN at +4.5 ms).
-  const step = (g.intoTw + 0.0045) / g.ports;
+  // Each port's next connection starts intoTw after the previous one's TIME-WAIT began (the server FIN at +4.5 ms).
+  const step = (g.intoTw + 0.0045) / ports;
   for (let k = 0; k < n; k++) {
-    const port = 40000 + (k % g.ports);
+    const port = 40000 + (k % ports);
     counts.reuseConnections++;
-    if (k >= g.ports) counts.reuseReopenings++;
+    if (k >= ports) counts.reuseReopenings++;
     yield* clientCloses(k * step, g.client, port, g.server, g.port, (k * 2_654_435_761) >>> 0, 1_000_000 + k);
   }
-  counts.reusePorts = Math.min(n, g.ports);
+  counts.reusePorts = Math.min(n, ports);
 }
 
 function* rst(n: number, counts: GenCounts): Generator<P> {
@@ -84,9 +84,8 @@ function* rst(n: number, counts: GenCounts): Generator<P> {
   }
 }
 
-function* exhaustion(counts: GenCounts): Generator<P> {
+function* exhaustion(n: number, counts: GenCounts): Generator<P> {
   const g = GEN.exhaustion;
-  const n = g.last - g.first + 1;
   for (let k = 0; k < n; k++) {
     counts.exhaustionPorts++;
     yield* clientCloses(0.02 + k * 0.0015, g.client, g.first + k, g.server, g.port, (k * 97_531 + 3) >>> 0, 2_000_000 + k);
@@ -115,12 +114,21 @@ function sum16(b: Buffer, from: number, to: number, acc = 0): number {
 }
 const fold = (x: number) => { while (x > 0xffff) x = (x & 0xffff) + (x >>> 16); return ~x & 0xffff; };
 
-/** Writes the capture; returns what is in it. Fixed content for a given packet count. */
-export function generateCapture(path: string, packets = 1_000_000): GenCounts {
+export interface GenOptions {
+  /** Client ports of the reuse traffic (default 500). */
+  reusePorts?: number;
+  /** Ports the exhaustion client uses, all at once in TIME-WAIT (default 28,232: 32768-60999). */
+  exhaustionPorts?: number;
+}
+
+/** Writes the capture; returns what is in it. Fixed content for a given packet count and options. */
+export function generateCapture(path: string, packets = 1_000_000, go: GenOptions = {}): GenCounts {
+  const reusePorts = go.reusePorts ?? GEN.reuse.ports;
+  const exPorts = go.exhaustionPorts ?? GEN.exhaustion.last - GEN.exhaustion.first + 1;
   const counts: GenCounts = { packets: 0, reuseConnections: 0, reuseReopenings: 0, reusePorts: 0, rstConnections: 0, exhaustionPorts: 0 };
-  const exhaustionPackets = (GEN.exhaustion.last - GEN.exhaustion.first + 1) * 10;
+  const exhaustionPackets = exPorts * 10;
   const rstN = Math.max(100, Math.round(packets / 500));
-  const reuseN = Math.max(GEN.reuse.ports * 2, Math.ceil((packets - exhaustionPackets - rstN * 9) / 10));
+  const reuseN = Math.max(reusePorts * 2, Math.ceil((packets - exhaustionPackets - rstN * 9) / 10));
   const fd = openSync(path, 'w');
   const out = Buffer.alloc(4 << 20);
   let o = 0;
@@ -130,7 +138,7 @@ export function generateCapture(path: string, packets = 1_000_000): GenCounts {
   o = 24;
   const base = 1_764_000_000;
   try {
-    for (const p of merge([reuse(reuseN, counts), rst(rstN, counts), exhaustion(counts)])) {
+    for (const p of merge([reuse(reuseN, reusePorts, counts), rst(rstN, counts), exhaustion(exPorts, counts)])) {
       const frameLen = 14 + 20 + 32 + p.len;
       if (o + 16 + frameLen > out.length) flush();
       const us = Math.round(p.t * 1e6);

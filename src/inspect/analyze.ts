@@ -51,6 +51,8 @@ export interface Connection {
   packets: InspectPacket[];
   /** Packets of the connection in all (packets.length + those not kept). */
   totalPackets: number;
+  /** Position of each kept packet among all of the connection's (gaps are packets not kept). */
+  index: number[];
   /** States of [client, server] after each kept packet. */
   states: Map<PacketRecord, [TcpState, TcpState]>;
   incarnations: Incarnation[];
@@ -127,7 +129,7 @@ export function connectionOf(tr: Tracker, t0: bigint, point: (p: Pkt) => string)
     kind: f.kind, conn: tr.id, incarnation: f.inc, tsNs: abs(f.t), who: tr.names[f.who], text: f.text, packets: f.pkts.map(rec),
   });
   return {
-    id: tr.id, ends: tr.ends, packets: kept.map(rec), totalPackets: tr.packets, states, incarnations: (tr.incs ?? []).map(inc),
+    id: tr.id, ends: tr.ends, packets: kept.map(rec), totalPackets: tr.packets, index: kept.map((p) => p.n ?? 0), states, incarnations: (tr.incs ?? []).map(inc),
     totalIncarnations: tr.incarnations, findings: (tr.keptFindings ?? []).map(finding), clientTimeWaits: tr.clientTimeWaits,
     directions: [...tr.dirPackets],
   };

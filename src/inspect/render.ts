@@ -37,12 +37,12 @@ function ladderFor(c: Connection, o: RenderInspectOptions): string {
   c.packets.forEach((p, i) => { if (must.has(p)) mustAt.push(i); });
   const shown: PacketRecord[] = [];
   const idx = new Map<PacketRecord, number>();
-  let cut = 0;
   let m = 0;
   c.packets.forEach((p, i) => {
     while (m < mustAt.length && mustAt[m]! < i - 3) m++;
     const near = m < mustAt.length && mustAt[m]! <= i + 3;
-    if (i < max || near) { idx.set(p, i); shown.push(p); } else cut++;
+    idx.set(p, i);
+    if (i < max || near) shown.push(p);
   });
   const notes: NoteRecord[] = [];
   const first = shown[0]?.tsNs;
@@ -57,18 +57,17 @@ function ladderFor(c: Connection, o: RenderInspectOptions): string {
     const at = f.packets[f.packets.length - 1]?.tsNs ?? f.tsNs;
     notes.push({ tsNs: at + 1n, text: `⚑ ${f.kind}: ${f.text}` });
   }
-  // Gaps: packets of the connection that are not drawn (not kept while reading, or past --max-packets).
+  // Gaps: packets of the connection not drawn here (past --max-packets) or not kept while reading.
+  const pos = (q: PacketRecord) => c.index[idx.get(q)!] ?? idx.get(q)!;
   for (let i = 1; i < shown.length; i++) {
-    const a = idx.get(shown[i - 1]!)!, b = idx.get(shown[i]!)!;
-    if (b - a > 1) notes.push({ tsNs: shown[i]!.tsNs - 1n, text: `… ${b - a - 1} packet(s) not drawn (--max-packets)` });
+    const gap = pos(shown[i]!) - pos(shown[i - 1]!) - 1;
+    if (gap > 0) notes.push({ tsNs: shown[i]!.tsNs - 1n, text: `… ${num(gap)} packet(s) not drawn (--max-packets)` });
   }
-  const notKept = c.totalPackets - c.packets.length;
-  if (notKept > 0) notes.push({ tsNs: (first ?? 0n) - 1n, text: `… ${num(notKept)} packet(s) of this connection not kept (before it was drawn, or past --max-packets between findings)` });
+  const before = shown.length ? pos(shown[0]!) : 0;
+  if (before > 0) notes.push({ tsNs: (first ?? 0n) - 1n, text: `… ${num(before)} earlier packet(s) not kept (the connection was drawn from its first finding on)` });
   const last = shown[shown.length - 1]?.tsNs;
-  const lastIdx = shown.length ? idx.get(shown[shown.length - 1]!)! : -1;
-  if (cut && last !== undefined && lastIdx < c.packets.length - 1) {
-    notes.push({ tsNs: last + 2n, text: `… ${c.packets.length - 1 - lastIdx} more packet(s) not drawn (--max-packets)` });
-  }
+  const after = shown.length ? c.totalPackets - 1 - pos(shown[shown.length - 1]!) : 0;
+  if (after > 0 && last !== undefined) notes.push({ tsNs: last + 2n, text: `… ${num(after)} more packet(s) not drawn (--max-packets)` });
   const ns = last === undefined ? notes : notes.filter((n) => n.tsNs <= last + 2n);
   const [cl, sv] = c.ends;
   const same = cl.addr === sv.addr; // loopback: tell the sides apart by port

@@ -39,6 +39,8 @@ export interface Pkt {
   rec?: PacketRecord;
   /** States of [client, server] after the packet, as stateCode(c) * 16 + stateCode(s). */
   st: number;
+  /** Its position among the connection's packets (0-based; set by the tracker). */
+  n?: number;
 }
 
 export const STATES: readonly TcpState[] = ['CLOSED', 'LISTEN', 'SYN-SENT', 'SYN-RCVD', 'ESTABLISHED', 'FIN-WAIT-1',
@@ -155,6 +157,9 @@ export class Tracker {
   portGroup?: object;
   /** Finding groups (findings.ts) this connection is counted in. */
   findingGroups?: Set<object>;
+  /** Its keys in the live map (index.ts). */
+  keyA?: number | string;
+  keyB?: number | string;
   /** Eviction bookkeeping (index.ts): the generation of its queue entry. */
   qgen = 0;
 
@@ -256,7 +261,7 @@ export class Tracker {
 
   push(p: Pkt): void {
     if (this.isDup(p)) return;
-    this.packets++;
+    p.n = this.packets++;
     this.lastT = p.t;
     const x: 0 | 1 = p.src === this.ends[0].addr && p.sport === this.ends[0].port ? 0 : 1;
     const y: 0 | 1 = x === 0 ? 1 : 0;
