@@ -302,7 +302,7 @@ export async function inspectFile(path: string, opts: InspectOptions = {}): Prom
   const findings = connections.flatMap((c) => c.findings);
   for (const r of rates) {
     if (r.risk === 'low') continue;
-    findings.push({ kind: 'port-exhaustion', conn: 0, incarnation: 0, tsNs: t0, who: r.client, text: `${r.client} -> ${r.server}: ${r.verdict} (risk ${r.risk})`, packets: [] });
+    findings.push({ kind: 'port-exhaustion', conn: 0, incarnation: 0, tsNs: t0 + BigInt(Math.round(r.maxInTimeWaitAtSec * 1e9)), who: r.client, text: `${r.client} -> ${r.server}: ${r.verdict} (risk ${r.risk})`, packets: [] });
   }
   findings.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
   return {

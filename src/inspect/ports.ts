@@ -38,8 +38,9 @@ export interface RateReport {
   spanSec: number;
   perSecAvg: number;
   perSecPeak: number;
-  /** Most client ports in TIME-WAIT (towards this server:port) at one moment. */
+  /** Most client ports in TIME-WAIT (towards this server:port) at one moment, and when (s since the capture start). */
   maxInTimeWait: number;
+  maxInTimeWaitAtSec: number;
   /** Connections that ended with the client in TIME-WAIT (it closed first). */
   clientTimeWaits: number;
   /** SYNs that reopened a 4-tuple while the client's TIME-WAIT on it lived, and on how many ports. */
@@ -151,7 +152,7 @@ export class PortAccounting {
       const r: Omit<RateReport, 'verdict'> = {
         client: g.client, server: g.server, connections: g.connections, distinctClientPorts: g.clientPorts.size,
         spanSec: +spanSec.toFixed(3), perSecAvg: +(g.connections / Math.max(spanSec, 1)).toFixed(2), perSecPeak: g.peakPerSec,
-        maxInTimeWait: g.twPeak, clientTimeWaits: g.clientTimeWaits, reusedInTimeWait: g.reuses, portsReusedInTimeWait: g.reusedPorts.size,
+        maxInTimeWait: g.twPeak, maxInTimeWaitAtSec: +(g.twPeakAt / 1e9).toFixed(3), clientTimeWaits: g.clientTimeWaits, reusedInTimeWait: g.reuses, portsReusedInTimeWait: g.reusedPorts.size,
         reuseIntoSec: g.reuses ? [+g.reuseMin.toFixed(3), +g.reuseMax.toFixed(3)] : null, ports, usage: +usage.toFixed(4), risk, directions,
       };
       return { ...r, verdict: verdict(r, g, twMs) };
