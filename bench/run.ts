@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   };
   console.log(renderTable(rows));
   writeFileSync(opts.out, JSON.stringify(toJson(rows, meta), null, 2) + '\n');
-  console.log(`\nbench: ${wallS.toFixed(0)} s; medians of ${opts.runs} runs, spread = (max-min)/2 relative to the median, ratio = tcplab / peer`);
+  console.log(`\nbench: ${wallS.toFixed(0)} s; medians of ${opts.runs} runs (inspect: ${opts.inspectRuns}), spread = (max-min)/2 relative to the median, ratio = tcplab / peer`);
   console.log(`bench: results written to ${opts.out}`);
 }
 

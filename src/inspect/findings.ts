@@ -70,7 +70,7 @@ export class FindingAggregator {
 export function spreadText(g: FindingGroup): string {
   if (g.min === null || g.max === null) return '';
   const fmt = (x: number) => (g.kind === 'paws-reject' ? String(x) : x.toFixed(2));
-  const range = g.min === g.max ? fmt(g.min) : `${fmt(g.min)}-${fmt(g.max)}`;
+  const range = fmt(g.min) === fmt(g.max) ? fmt(g.min) : `${fmt(g.min)}-${fmt(g.max)}`;
   switch (g.kind) {
     case 'tw-reuse': return `reopened ${range} s into TIME-WAIT`;
     case 'tw-syn-accepted': case 'tw-syn-rejected-ack': case 'tw-syn-rejected-rst': case 'tw-syn-unanswered': return `SYN ${range} s into the TIME-WAIT`;
