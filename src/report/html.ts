@@ -174,6 +174,9 @@ function labHtml(lab: Lab): string {
 export interface HtmlOptions {
   /** Inspect reports: draw ladders for at most this many connections, those with findings first (default 20). */
   maxLadders?: number;
+  /** Inspect reports: packets per ladder (default 300), and absolute sequence numbers. */
+  maxPackets?: number;
+  absolute?: boolean;
 }
 
 function inspectHtml(r: InspectJson, o: HtmlOptions): string {
@@ -188,8 +191,14 @@ function inspectHtml(r: InspectJson, o: HtmlOptions): string {
     `<dt>connections</dt><dd>${r.connections.length}</dd><dt>findings</dt><dd>${r.findings.length}</dd></dl>`);
   if (r.rates.length) {
     body.push('<table class="rates"><tr><th>client → server</th><th>conns</th><th>avg/s</th><th>peak/s</th><th>in one TIME-WAIT</th><th>of ports</th><th>risk</th></tr>' +
-      r.rates.map((x) => `<tr><td class="mono">${esc(x.client)} → ${esc(x.server)}</td><td>${x.connections}</td><td>${x.perSecAvg}</td><td>${x.perSecPeak}</td><td>${x.maxInTimeWait}</td><td>${(x.usage * 100).toFixed(2)}% of ${x.ports}</td><td>${badge(x.risk)}</td></tr>`).join('') + '</table>');
+      r.rates.map((x) => `<tr><td class="mono">${esc(x.client)} → ${esc(x.server)}</td><td>${x.connections}</td><td>${x.perSecAvg}</td><td>${x.perSecPeak}</td><td>${x.maxInTimeWait}</td><td>${(x.usage * 100).toFixed(2)}% of ${x.ports}</td><td>${badge(x.risk)}</td></tr><tr><td colspan="7">${esc(x.verdict)}</td></tr>`).join('') + '</table>');
   }
+  if (r.findingGroups?.length) { // absent in reports saved before the aggregate
+    body.push('<table class="rates"><tr><th>finding</th><th>client → server</th><th>count</th><th>connections</th><th>spread</th><th>outcomes</th><th>examples</th></tr>' +
+      r.findingGroups.map((g) => `<tr><td>${badge(g.kind, 'finding')}</td><td class="mono">${esc(g.client)} → ${esc(g.server)}</td><td>${g.count}</td><td>${g.connections}</td><td>${esc(g.spread ?? '')}</td>` +
+        `<td>${esc(Object.entries(g.outcomes).map(([k, v]) => `${k} ×${v}`).join(', '))}</td><td class="mono">${esc(g.examples.map((x) => `conn ${x.conn}: ${x.frames.join(',')}`).join('; '))}</td></tr>`).join('') + '</table>');
+  }
+  if (r.warnings?.length) body.push(`<p class="error-box">${r.warnings.map(esc).join('<br>')}</p>`);
   const ranked = [...r.connections].sort((a, b) => (b.findings.length ? 1 : 0) - (a.findings.length ? 1 : 0) || a.id - b.id);
   const drawn = new Set(ranked.slice(0, o.maxLadders ?? 20).map((c) => c.id));
   const rest = r.connections.filter((c) => !drawn.has(c.id));
@@ -213,7 +222,7 @@ function inspectHtml(r: InspectJson, o: HtmlOptions): string {
     body.push(`<section class="conn" id="conn-${c.id}"><h2>connection ${c.id}: ${esc(c.client)} → ${esc(c.server)}</h2>` +
       '<table class="incs"><tr><th>#</th><th>start</th><th>packets</th><th>closed</th><th>client</th><th>server</th></tr>' +
       c.incarnations.map((i) => `<tr><td>${i.n}</td><td>+${sec(i.startNs ?? 0)}</td><td>${i.packets}</td><td>${i.closedBy ? `${esc(i.closedBy)} at +${sec(i.closedAtNs ?? 0)}` : 'no'}</td><td>${esc(i.finalStates.client)}</td><td>${esc(i.finalStates.server)}</td></tr>`).join('') + '</table>' +
-      `<figure class="ladder">${svgLadder(c.packets, notes, { labels: [`client ${c.client}`, `server ${c.server}`] })}<figcaption>${c.packets.length} packet(s); state after each packet beside each timeline</figcaption></figure>` +
+      `<figure class="ladder">${svgLadder(c.packets, notes, { labels: [`client ${c.client}`, `server ${c.server}`], maxPackets: Math.max(o.maxPackets ?? 300, c.packets.length), absolute: o.absolute })}<figcaption>${c.packets.length} of ${c.totalPackets ?? c.packets.length} packet(s) (a finding's are always drawn); state after each packet beside each timeline</figcaption></figure>` +
       c.findings.map((f) => {
         const e = findingExplanation(f.kind as Parameters<typeof findingExplanation>[0]);
         return `<article class="check DIFFERS"><h4>${badge(f.kind, 'finding')} ${esc(e.title)}</h4><p>${esc(f.text)} <span class="rule">(frames ${f.frames.join(', ')})</span></p>` +
