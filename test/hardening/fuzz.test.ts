@@ -1,5 +1,5 @@
 // CI fuzz run: 10^6 random and mutated frames through decode() (+ encode of what decoded) and 5000 mutated
-// pcap/pcapng files through inspectFile(), in two child processes. Bigger runs: node dist/test/fuzz/run.js.
+// pcap/pcapng files through inspectFile(), in two child processes. Bigger runs: node dist-test/test/fuzz/run.js.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { CHILD, runFuzz, summary } from '../fuzz/run.js';
