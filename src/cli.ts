@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcplab list | run <lab|all> | report | clean | matrix | inspect | help | --version
 // Exit codes: src/cli/exit.ts (README "Exit codes"). Data goes to stdout, progress and messages to stderr.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync as writeFile } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { allLabs } from '../labs/index.js';
 import { runLab } from './lab/runner.js';
@@ -22,6 +22,12 @@ import { colorEnabled, quietOnEpipe } from './cli/output.js';
 import { schemaProblem } from './cli/validate.js';
 import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
+
+/** Writes a report file, making its folder first (firstMissing() saw what that creates). */
+function writeFileSync(path: string, data: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFile(path, data);
+}
 
 const RUN_OPTIONS: OptionSpec = {
   case: { type: 'string', multiple: true },
