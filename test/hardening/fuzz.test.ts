@@ -28,7 +28,7 @@ describe('decoder and inspect fuzzing', () => {
   });
 
   it('10^6 frames and 5000 capture files: no crash, no hang, no escaping exception, each input within its bound', async () => {
-    expect(existsSync(CHILD), `${CHILD}: run npx tsc -p tsconfig.build.json`).toBe(true);
+    expect(existsSync(CHILD), `${CHILD}: run npx tsc -p tsconfig.fuzz.json (npm test does)`).toBe(true);
     const r = await runFuzz({ frames: 1_000_000, files: 5000, workers: 2, seed: Number(process.env.TCPLAB_FUZZ_SEED ?? 1) });
     console.log(summary(r));
     expect(r.deaths).toEqual([]);
