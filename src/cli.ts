@@ -96,7 +96,7 @@ function unmatchedOverrides(overrides: Record<string, Expectation>, results: rea
 
 function findLab(id: string): Lab {
   const lab = allLabs.find((l) => l.id === id || `lab:${l.id}` === id);
-  if (!lab) throw unknownChoice('lab', id, allLabs.map((l) => l.id));
+  if (!lab) throw unknownChoice('lab', id, allLabs.map((l) => l.id), 'labs');
   return lab;
 }
 
@@ -310,7 +310,7 @@ function version(): string {
 function help(argv: string[]): number {
   const [cmd, ...extra] = argv;
   if (extra.length) throw new UsageError('help: name at most one command', 'help');
-  if (cmd !== undefined && !COMMANDS.includes(cmd)) throw unknownChoice('command', cmd, COMMANDS);
+  if (cmd !== undefined && !COMMANDS.includes(cmd)) throw unknownChoice('command', cmd, COMMANDS, 'commands');
   process.stdout.write(usage(cmd) + '\n');
   return EXIT.OK;
 }
@@ -332,7 +332,7 @@ async function dispatch(cmd: string | undefined, rest: string[]): Promise<number
       process.stderr.write(usage() + '\n');
       return EXIT.USAGE;
     default:
-      throw cmd.startsWith('-') ? new UsageError(`unknown option '${cmd}' (options come after a command; try 'tcplab help')`) : unknownChoice('command', cmd, COMMANDS);
+      throw cmd.startsWith('-') ? new UsageError(`unknown option '${cmd}' (options come after a command; try 'tcplab help')`) : unknownChoice('command', cmd, COMMANDS, 'commands');
   }
 }
 

@@ -43,8 +43,10 @@ function didYouMean(word: string, choices: readonly string[], dashes = '--'): st
   return n === undefined ? '' : ` (did you mean ${dashes}${n}?)`;
 }
 
-export function unknownChoice(what: string, word: string, choices: readonly string[]): UsageError {
-  return new UsageError(`unknown ${what} '${word}'${didYouMean(word, choices, '')}`);
+/** "unknown lab 'x' (did you mean y?)", or with no close one, the choices (when `listAs` names them). */
+export function unknownChoice(what: string, word: string, choices: readonly string[], listAs?: string): UsageError {
+  const near = didYouMean(word, choices, '');
+  return new UsageError(`unknown ${what} '${word}'${near || (listAs ? ` (${listAs}: ${choices.join(', ')})` : '')}`);
 }
 
 /**
