@@ -15,5 +15,11 @@ if [ ! -f "$addon" ] || [ -n "$(find native -newer "$addon" -type f | head -1)" 
 else
   echo "setup-test: cmake-js addon up to date"
 fi
-sh guest/ci-setup.sh
+# TCPLAB_SETUP_GUESTS=0 leaves the guests out (test/integration/readme.test.ts: a nested clone must not
+# rebuild the outer run's guests; .ci/run runs this script whole).
+if [ "${TCPLAB_SETUP_GUESTS:-1}" = 0 ]; then
+  echo "setup-test: guests skipped (TCPLAB_SETUP_GUESTS=0)"
+else
+  sh guest/ci-setup.sh
+fi
 echo "setup-test: ready"
