@@ -1,9 +1,9 @@
 // The CLI's root paths (one short case of timewait-syn each, ~1 s): files written under sudo belong to
 // SUDO_UID, exit 1 for DIFFERS, exit 2 for an --expectations key that matched no check, colour on a
 // terminal only, and capabilities instead of uid 0 (setpriv as uid 65534).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '../helpers/root.js';
@@ -20,6 +20,7 @@ describe('tcplab run as root', () => {
   requireRoot();
   const dir = mkdtempSync(join(tmpdir(), 'tcplab-cliroot-'));
   chmodSync(dir, 0o755);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives pcaps, reports and the folders it made to SUDO_UID/SUDO_GID', () => {
     const out = join(dir, 'sudo');

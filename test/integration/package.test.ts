@@ -1,9 +1,9 @@
 // The package as another project meets it: `npm pack`, the tarball installed into an empty TypeScript
 // project outside the repo (the addon builds from source on install), docs/api.md's example compiled with
 // tsc --strict against the declarations, and run (root: it builds a testbed). Also what the tarball holds.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '../helpers/root.js';
@@ -19,6 +19,7 @@ function sh(cmd: string, args: string[], cwd: string): string {
 describe('npm pack, install and import from a TypeScript project', () => {
   requireRoot();
   const dir = mkdtempSync(join(tmpdir(), 'tcplab-pack-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('holds what a user needs and nothing of the tests', () => {
     const files = (JSON.parse(sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT)) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);

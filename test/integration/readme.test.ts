@@ -3,9 +3,9 @@
 // checked and skipped; npm's cache is warm). Command 1 must install, build and pass lab:reuse, and be
 // idempotent; command 2 must run the test set-up and then the test runner (here on one small test file,
 // and without the guests, which .ci/run builds by running the same script whole).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '../helpers/root.js';
@@ -28,6 +28,8 @@ function run(cmd: string, cwd: string, env: Record<string, string> = {}) {
 
 describe('README: set-up in two commands on a fresh clone', () => {
   requireRoot();
+  const cleanup: string[] = [];
+  afterAll(() => { for (const d of cleanup) rmSync(d, { recursive: true, force: true }); });
 
   it('names exactly two commands, and .ci/run runs the second', () => {
     const cmds = installCommands(readFileSync(join(ROOT, 'README.md'), 'utf8'));
@@ -38,6 +40,7 @@ describe('README: set-up in two commands on a fresh clone', () => {
   it('command 1 installs, builds and passes lab:reuse, then skips everything; command 2 sets up and runs tests', () => {
     const [first, second] = installCommands(readFileSync(join(ROOT, 'README.md'), 'utf8'));
     const dir = mkdtempSync(join(tmpdir(), 'tcplab-readme-'));
+    cleanup.push(dir);
     const clone = join(dir, 'tcplab');
     expect(run(`git clone --quiet "${ROOT}" "${clone}"`, dir).code).toBe(0);
     expect(existsSync(join(clone, 'node_modules'))).toBe(false);

@@ -1,8 +1,8 @@
 // The CLI as a person meets it (child processes, no root): version, help per command, bad flags, exit
 // codes, closed pipes, colour under a pseudo-terminal (script(1)), malformed report files.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../../src/cli/usage.js';
@@ -123,6 +123,7 @@ describe('output streams', () => {
 
 describe('tcplab report on malformed files: exit 2 and the path of the bad field, never a crash', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tcplab-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const saved = JSON.parse(readFileSync(join(FIXTURES, 'report-timewait-syn.json'), 'utf8')) as Record<string, unknown> & { labs: Record<string, unknown>[] };
   const mutate = (f: (r: typeof saved) => void) => {
     const r = structuredClone(saved);
