@@ -1,6 +1,8 @@
-// The package as another project meets it: `npm pack`, the tarball installed into an empty TypeScript
-// project outside the repo (the addon builds from source on install), docs/api.md's example compiled with
-// tsc --strict against the declarations, and run (root: it builds a testbed). Also what the tarball holds.
+// The package as another project meets it: `npm pack` (which puts the prebuilt N-API addon in
+// prebuilds/linux-x64), the tarball installed into an empty TypeScript project outside the repo,
+// docs/api.md's example compiled with tsc --strict against the declarations and run (root: it builds a
+// testbed), first on the prebuilt addon, then built from source on install (--build-from-source, the
+// fallback node-gyp-build takes when the prebuilt one does not load). Also what the tarball holds.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,10 +43,16 @@ describe('npm pack, install and import from a TypeScript project', () => {
     expect(readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8')).toContain(readFileSync(join(ROOT, 'docs', 'api-example.ts'), 'utf8').trim());
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
     sh('npm', ['install', join(dir, tgz), `typescript@${pkg.devDependencies.typescript}`, `@types/node@${pkg.devDependencies['@types/node']}`], proj);
-    expect(existsSync(join(proj, 'node_modules', 'tcplab', 'build', 'Release', 'tcplab.node')), 'the addon was built on install').toBe(true);
+    const installed = join(proj, 'node_modules', 'tcplab');
+    expect(existsSync(join(installed, 'prebuilds', 'linux-x64', 'tcplab.node')), 'the prebuilt addon is in the tarball').toBe(true);
+    expect(existsSync(join(installed, 'build')), 'the prebuilt addon loaded, so nothing was compiled').toBe(false);
     sh(join(proj, 'node_modules', '.bin', 'tsc'), ['-p', '.'], proj);
-    const out = sh(process.execPath, [join(proj, 'out', 'main.js')], proj);
-    expect(out).toMatch(/^TIME-WAIT answered S\. \(seq \d+, ack \d+\)\n$/);
+    const answer = /^TIME-WAIT answered S\. \(seq \d+, ack \d+\)\n$/;
+    expect(sh(process.execPath, [join(proj, 'out', 'main.js')], proj)).toMatch(answer);
+    // From source: what node-gyp-build does when the prebuilt binary does not load here.
+    sh('npm', ['rebuild', 'tcplab', '--build-from-source'], proj);
+    expect(existsSync(join(installed, 'build', 'Release', 'tcplab.node')), 'the addon was built on install').toBe(true);
+    expect(sh(process.execPath, [join(proj, 'out', 'main.js')], proj)).toMatch(answer);
     // The CLI of the installed package.
     expect(sh(join(proj, 'node_modules', '.bin', 'tcplab'), ['--version'], proj)).toMatch(/^tcplab \d+\.\d+\.\d+\n$/);
   }, 300_000);
