@@ -32,4 +32,9 @@ if [ ! -f "$cli" ] || [ -n "$(find src labs bench schema package.json tsconfig.j
 else
   echo "setup: dist/ up to date"
 fi
+# Under sudo, what this made in the clone belongs to the user who ran sudo (as a lab's pcaps and reports
+# do), so that a later npm command without sudo can still replace it.
+if [ "$(id -u)" = 0 ] && [ -n "${SUDO_UID:-}" ] && [ "$SUDO_UID" != 0 ]; then
+  for d in node_modules build dist; do [ ! -e "$d" ] || chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$d"; done
+fi
 echo "setup: ready ($(node dist/src/cli.js --version), node $(node --version))"

@@ -5,7 +5,7 @@
 // and without the guests, which .ci/run builds by running the same script whole).
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '../helpers/root.js';
@@ -45,8 +45,10 @@ describe('README: set-up in two commands on a fresh clone', () => {
     expect(run(`git clone --quiet "${ROOT}" "${clone}"`, dir).code).toBe(0);
     expect(existsSync(join(clone, 'node_modules'))).toBe(false);
 
-    const a = run(first!, clone);
+    // As `sudo` would run it for uid 65534: what it makes in the clone and the lab's pcaps are theirs.
+    const a = run(first!, clone, { SUDO_UID: '65534', SUDO_GID: '65534' });
     expect(a.code, a.out.slice(-3000)).toBe(0);
+    for (const f of ['node_modules', 'build/Release/tcplab.node', 'dist/src/cli.js', 'tcplab-out', 'tcplab-out/reuse-reuse0.pcap']) expect([f, statSync(join(clone, f)).uid]).toEqual([f, 65534]);
     expect(a.out).toContain('added '); // npm ci
     expect(a.out).toMatch(/verdict: PASS \s*\(7 case\(s\)/);
     for (const f of ['node_modules/.tcplab-lock', 'build/Release/tcplab.node', 'dist/src/cli.js', 'tcplab-out/reuse-reuse0.pcap']) expect(existsSync(join(clone, f)), f).toBe(true);
