@@ -13,7 +13,10 @@ if [ ! -x "$NODE" ] || ! "$NODE" -e "process.exit(process.versions.node.split('.
   npm install --prefix "$DIR" --no-audit --no-fund --no-save "node@$LTS"
 fi
 HEADERS=$(cd "$(dirname "$(find "$DIR/node_modules" -path '*/include/node/node_api.h' | head -1)")/../.." && pwd)
-echo "node-lts: $("$NODE" --version) (modules ABI $("$NODE" -p process.versions.modules), N-API $("$NODE" -p process.versions.napi)), headers in $HEADERS"
+# An LTS release names its line (process.release.lts); on the day of writing 26.x was not one yet.
+lts_name=$("$NODE" -p 'process.release.lts || ""')
+[ -n "$lts_name" ] || { echo "node-lts: $("$NODE" --version) is not an LTS release: set NODE_LTS" >&2; exit 1; }
+echo "node-lts: $("$NODE" --version) LTS $lts_name (modules ABI $("$NODE" -p process.versions.modules), N-API $("$NODE" -p process.versions.napi)), headers in $HEADERS"
 
 # The default build, made with the machine's Node, loads unchanged.
 "$NODE" -e "const a=require('./build/Release/tcplab.node'); if (a.abiVersion!==1) process.exit(1)"
