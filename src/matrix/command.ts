@@ -1,13 +1,16 @@
 // `tcplab matrix` and `tcplab run --target`: entry points for src/cli.ts.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { allLabs } from '../../labs/index.js';
 import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
 import type { LabTarget } from '../lab/stack.js';
 import { differingRows, matrixMarkdown, runMatrix } from './matrix.js';
+import { parseCommand } from '../cli/args.js';
+import { EXIT } from '../cli/exit.js';
+import { labPrivilegeProblem } from '../cli/privileges.js';
+import { giveToInvoker } from '../cli/owner.js';
 import { STACK_ALIASES, STACKS, findStack, resolveStacks, type StackFactory } from '../targets/registry.js';
 
 export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
@@ -23,18 +26,18 @@ function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
 }
 
-/** `tcplab matrix ...`; returns the exit code (0: every stack ran; 1: a stack was unavailable or a case errored). */
+/**
+ * `tcplab matrix ...`; returns the exit code: 0 every stack ran (stacks that differ are the table's
+ * content, not a failure), 3 (ERROR) a stack was unavailable or a case errored.
+ */
 export async function cmdMatrix(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      labs: { type: 'string' },
-      stacks: { type: 'string' },
-      case: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+  const values = parseCommand('matrix', argv, {
+    labs: { type: 'string' },
+    stacks: { type: 'string' },
+    case: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  }, false).values as { labs?: string; stacks?: string; case?: string[]; out?: string; json?: boolean };
   const labIds = list(values.labs) ?? allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id);
   const labs: Lab[] = labIds.map((id) => {
     const l = allLabs.find((x) => x.id === id || `lab:${x.id}` === id);
@@ -45,11 +48,13 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   if (unknown.length) throw new RangeError(`--case: no chosen lab has case ${unknown.join(', ')} (cases: ${labs.flatMap((l) => l.cases.map((k) => k.id)).join(', ')})`);
   const stacks = await resolveStacks(list(values.stacks) ?? STACKS.map((s) => s.id));
   if (!stacks.length) throw new RangeError(`--stacks: '${values.stacks}' names no stack that can run here`);
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('tcplab: the matrix needs root (network namespaces, raw sockets, taps): run with sudo\n');
-    return 2;
+  const denied = labPrivilegeProblem('the matrix and labs');
+  if (denied) {
+    process.stderr.write(`tcplab: ${denied}\n`);
+    return EXIT.ERROR;
   }
   const outDir = values.out ?? join('tcplab-out', 'matrix');
+  const startedMs = Date.now();
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
@@ -61,9 +66,11 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
     writeFileSync(join(outDir, 'matrix.json'), JSON.stringify(m, null, 2) + '\n');
     process.stdout.write(values.json ? JSON.stringify(m, null, 2) + '\n' : md);
     process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${join(outDir, 'matrix.md')}, ${join(outDir, 'matrix.json')}\n`);
-    if (ac.signal.aborted) return 130;
+    // Handed to the user behind sudo (the top folder of outDir that this run created, or outDir itself).
+    giveToInvoker([outDir.split('/')[0] === 'tcplab-out' ? 'tcplab-out' : outDir], startedMs);
+    if (ac.signal.aborted) return EXIT.INTERRUPTED;
     const bad = m.stacks.some((s) => s.unavailable) || m.rows.some((r) => Object.keys(r.errors).length > 0);
-    return bad ? 1 : 0;
+    return bad ? EXIT.ERROR : EXIT.OK;
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);

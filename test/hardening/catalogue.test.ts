@@ -134,7 +134,7 @@ describe('CLI: flags and files (exit 2, the flag named on stderr)', () => {
   cli('cli-unknown-command', ['frobnicate'], /unknown command 'frobnicate'/);
   cli('cli-unknown-lab', ['run', 'nosuchlab'], /unknown lab 'nosuchlab' \(labs: /);
   cli('cli-unknown-flag', ['run', 'reuse', '--frobnicate'], /frobnicate/);
-  cli('cli-case-needs-one-lab', ['run', 'all', '--case', 'x'], /--case: needs a single lab/);
+  cli('cli-case-needs-one-lab', ['run', 'all', '--case', 'x'], /--case needs a single lab/);
   cli('cli-tolerance-scale', ['run', 'reuse', '--tolerance-scale', '0'], /--tolerance-scale: must be a positive number/);
   cli('cli-json-and-tap', ['run', 'reuse', '--json', '--tap'], /--json and --tap/);
   cli('cli-expectations-missing', ['run', 'reuse', '--expectations', '/nonexistent/x.json'], /--expectations: cannot read/);
@@ -145,7 +145,7 @@ describe('CLI: flags and files (exit 2, the flag named on stderr)', () => {
     writeFileSync(rule, '{"reuse0/blocked": 5}');
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{not json');
-    for (const [id, f, msg] of [['cli-expectations-not-object', arr, /must hold a JSON object/], ['cli-expectations-bad-rule', rule, /'reuse0\/blocked' must be an object/], ['cli-expectations-not-json', bad, /--expectations: cannot read/]] as const) {
+    for (const [id, f, msg] of [['cli-expectations-not-object', arr, /\(top level\): must be object/], ['cli-expectations-bad-rule', rule, /\["reuse0\/blocked"\]: must be object/], ['cli-expectations-not-json', bad, /--expectations: .* is not JSON/]] as const) {
       seen.add(id);
       const r = spawnSync(process.execPath, [CLI, 'run', 'reuse', '--expectations', f], { encoding: 'utf8', timeout: 20_000 });
       expect(r.status, `${id}: ${r.stderr}`).toBe(2);
@@ -153,7 +153,7 @@ describe('CLI: flags and files (exit 2, the flag named on stderr)', () => {
     }
   });
   cli('cli-inspect-flag', ['inspect', join(FIX, 'inspect-twreuse.cap'), '--time-wait', 'abc'], /--time-wait/);
-  cli('cli-report-not-report', ['report', join(FIX, 'inspect-capture.sh'), '--html', '/tmp/tcplab-x.html'], /report: .*(not a tcplab report|cannot read)/);
+  cli('cli-report-not-report', ['report', join(FIX, 'inspect-capture.sh'), '--html', '/tmp/tcplab-x.html'], /report: .*(not a tcplab report|cannot read|is not JSON)/);
 });
 
 describe('native and testbed entry points (root)', () => {
