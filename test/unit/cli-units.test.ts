@@ -61,7 +61,8 @@ describe('parseCommand', () => {
     expect(o.html).toEqual({ type: 'string' });
     expect(o['time-wait']).toEqual({ type: 'string' });
     expect(o.conn).toEqual({ type: 'string', multiple: true });
-    expect(Object.keys(o).sort()).toEqual(['absolute', 'conn', 'explain', 'html', 'json', 'max-connections', 'max-ladders', 'max-packets', 'ports', 'time-wait']);
+    expect(o.all).toEqual({ type: 'boolean' });
+    expect(Object.keys(o).sort()).toEqual(['absolute', 'all', 'conn', 'explain', 'html', 'json', 'max-connections', 'max-ladders', 'max-packets', 'ports', 'time-wait']);
   });
 });
 
