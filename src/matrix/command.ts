@@ -1,5 +1,5 @@
 // `tcplab matrix` and `tcplab run --target`: entry points for src/cli.ts.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { allLabs } from '../../labs/index.js';
@@ -7,16 +7,17 @@ import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
 import type { LabTarget } from '../lab/stack.js';
-import { differingRows, matrixMarkdown, runMatrix } from './matrix.js';
+import { differingRows, matrixHtml, matrixMarkdown, runMatrix } from './matrix.js';
 import { STACK_ALIASES, STACKS, findStack, resolveStacks, type StackFactory } from '../targets/registry.js';
 
-export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
+export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON, HTML)
       --labs A,B       labs to run (default: every lab that runs on any stack: ${allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id).join(', ')})
       --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')});
                        ${Object.entries(STACK_ALIASES).map(([k, a]) => `'${k}': ${a.what}`).join('; ')};
                        ssh:NAME adds a VM over ssh (a Host alias, e.g. ssh:freebsd, or ssh:user@host)
       --case ID        only this case (repeatable)
-      --out DIR        pcaps, per-stack reports, matrix.md and matrix.json (default ./tcplab-out/matrix)
+      --out DIR        pcaps, per-stack reports, matrix.md, matrix.json and matrix.html
+                       (default ./tcplab-out/matrix)
       --json           print the JSON on stdout instead of the Markdown`;
 
 function list(v: string | undefined): string[] | undefined {
@@ -57,10 +58,12 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   try {
     const m = await runMatrix(labs, stacks, { outDir, ...(values.case ? { cases: values.case } : {}), signal: ac.signal, onProgress: (l) => process.stderr.write(l + '\n') });
     const md = matrixMarkdown(m);
-    writeFileSync(join(outDir, 'matrix.md'), md);
-    writeFileSync(join(outDir, 'matrix.json'), JSON.stringify(m, null, 2) + '\n');
-    process.stdout.write(values.json ? JSON.stringify(m, null, 2) + '\n' : md);
-    process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${join(outDir, 'matrix.md')}, ${join(outDir, 'matrix.json')}\n`);
+    // The three formats sit beside the stacks' folders, so their relative links to ladders and pcaps resolve.
+    mkdirSync(outDir, { recursive: true });
+    const files = { 'matrix.md': md, 'matrix.json': JSON.stringify(m, null, 2) + '\n', 'matrix.html': matrixHtml(m) };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
+    process.stdout.write(values.json ? files['matrix.json'] : md);
+    process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${Object.keys(files).map((f) => join(outDir, f)).join(', ')}\n`);
     if (ac.signal.aborted) return 130;
     const bad = m.stacks.some((s) => s.unavailable) || m.rows.some((r) => Object.keys(r.errors).length > 0);
     return bad ? 1 : 0;
