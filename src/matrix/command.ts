@@ -1,5 +1,5 @@
 // `tcplab matrix` and `tcplab run --target`: entry points for src/cli.ts.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { allLabs } from '../../labs/index.js';
@@ -7,7 +7,7 @@ import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
 import type { LabTarget } from '../lab/stack.js';
-import { differingRows, matrixHtml, matrixMarkdown, runMatrix } from './matrix.js';
+import { differingRows, matrixHtml, matrixMarkdown, runMatrix, type MatrixResult } from './matrix.js';
 import { STACK_ALIASES, STACKS, findStack, resolveStacks, type StackFactory } from '../targets/registry.js';
 
 export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON, HTML)
@@ -18,10 +18,30 @@ export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs o
       --case ID        only this case (repeatable)
       --out DIR        pcaps, per-stack reports, matrix.md, matrix.json and matrix.html
                        (default ./tcplab-out/matrix)
-      --json           print the JSON on stdout instead of the Markdown`;
+      --json           print the JSON on stdout instead of the Markdown
+      --render DIR     no run: write DIR/matrix.md and DIR/matrix.html again from DIR/matrix.json
+                       (after a renderer changed; the verdicts stay those of the run)`;
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+/** The three formats beside the stacks' folders, so their relative links to ladders and pcaps resolve. */
+function writeMatrix(outDir: string, m: MatrixResult, md = matrixMarkdown(m)): { 'matrix.md': string; 'matrix.json': string; 'matrix.html': string } {
+  mkdirSync(outDir, { recursive: true });
+  const files = { 'matrix.md': md, 'matrix.json': JSON.stringify(m, null, 2) + '\n', 'matrix.html': matrixHtml(m) };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
+  return files;
+}
+
+/** --render DIR: the Markdown and HTML of an earlier run, from its JSON (the JSON itself is left as it was). */
+function renderAgain(dir: string): number {
+  const m = JSON.parse(readFileSync(join(dir, 'matrix.json'), 'utf8')) as MatrixResult;
+  if (m.schema !== 'tcplab.matrix/1') throw new RangeError(`--render: ${join(dir, 'matrix.json')} is not a tcplab.matrix/1 result (schema ${String(m.schema)})`);
+  writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(m));
+  writeFileSync(join(dir, 'matrix.html'), matrixHtml(m));
+  process.stderr.write(`tcplab matrix: ${join(dir, 'matrix.md')}, ${join(dir, 'matrix.html')} rendered from ${join(dir, 'matrix.json')}\n`);
+  return 0;
 }
 
 /** `tcplab matrix ...`; returns the exit code (0: every stack ran; 1: a stack was unavailable or a case errored). */
@@ -34,8 +54,10 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
       case: { type: 'string', multiple: true },
       out: { type: 'string' },
       json: { type: 'boolean' },
+      render: { type: 'string' },
     },
   });
+  if (values.render !== undefined) return renderAgain(values.render);
   const labIds = list(values.labs) ?? allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id);
   const labs: Lab[] = labIds.map((id) => {
     const l = allLabs.find((x) => x.id === id || `lab:${x.id}` === id);
@@ -58,10 +80,7 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   try {
     const m = await runMatrix(labs, stacks, { outDir, ...(values.case ? { cases: values.case } : {}), signal: ac.signal, onProgress: (l) => process.stderr.write(l + '\n') });
     const md = matrixMarkdown(m);
-    // The three formats sit beside the stacks' folders, so their relative links to ladders and pcaps resolve.
-    mkdirSync(outDir, { recursive: true });
-    const files = { 'matrix.md': md, 'matrix.json': JSON.stringify(m, null, 2) + '\n', 'matrix.html': matrixHtml(m) };
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
+    const files = writeMatrix(outDir, m, md);
     process.stdout.write(values.json ? files['matrix.json'] : md);
     process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${Object.keys(files).map((f) => join(outDir, f)).join(', ')}\n`);
     if (ac.signal.aborted) return 130;

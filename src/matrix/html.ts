@@ -11,6 +11,7 @@ table.matrix { font-size: 15px; width: 100%; }
 table.matrix th { position: sticky; top: 0; background: #fff; }
 table.matrix tr.case td { background: #eef1f6; font-weight: 600; padding-top: 10px; }
 table.matrix tr.case td a { font-weight: 400; }
+table.matrix tr.case td + td { white-space: nowrap; }
 table.matrix tr.varies td.check::before { content: "≠ "; color: var(--differs); font-weight: 700; }
 td.cell { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 14px; white-space: nowrap; }
 td.cell.DIFFERS { background: #fff3e0; color: var(--differs); font-weight: 700; }

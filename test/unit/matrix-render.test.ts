@@ -1,6 +1,10 @@
 // The matrix renderers over a fixed result: short cells, the evidence links once per case row (the
 // same in Markdown, HTML and JSON), an HTML page that fetches nothing, and the JSON shape people parse.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cmdMatrix } from '../../src/matrix/command.js';
 import { differingRows, matrixHtml, matrixMarkdown, type MatrixResult } from '../../src/matrix/matrix.js';
 import { CELL_MAX, matrixView } from '../../src/matrix/view.js';
 
@@ -119,5 +123,21 @@ describe('matrix view', () => {
     const [t] = matrixView(sample());
     expect(t!.cases.map((c) => [c.id, c.rows.length])).toEqual([['x', 2], ['y', 2]]);
     expect(t!.cases[1]!.links).toEqual([{ ladder: 'a/l.txt', pcap: 'a/l-y.pcap' }, {}, {}]);
+  });
+});
+
+describe('tcplab matrix --render', () => {
+  it('writes the Markdown and HTML again from a run\'s matrix.json, without root or a run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcplab-matrix-render-'));
+    try {
+      const json = JSON.stringify(sample(), null, 2) + '\n';
+      writeFileSync(join(dir, 'matrix.json'), json);
+      expect(await cmdMatrix(['--render', dir])).toBe(0);
+      expect(readFileSync(join(dir, 'matrix.md'), 'utf8')).toBe(matrixMarkdown(sample()));
+      expect(readFileSync(join(dir, 'matrix.html'), 'utf8')).toBe(matrixHtml(sample()));
+      expect(readFileSync(join(dir, 'matrix.json'), 'utf8')).toBe(json);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
