@@ -54,3 +54,12 @@ describe.each(dirs)('%s', (dir) => {
     expect(fromJson).toEqual(fromMd);
   });
 });
+
+describe('README', () => {
+  it('links the committed matrices by paths that resolve to committed files', () => {
+    const links = mdLinks(readFileSync(join(root, 'README.md'), 'utf8')).filter(relative).map((l) => l.split('#')[0]!).filter((l) => l.startsWith('docs/'));
+    expect(links).toEqual(expect.arrayContaining(['docs/matrix/matrix.md', 'docs/matrix/matrix.html', 'docs/versions/matrix.md']));
+    expect(links.filter((l) => !existsSync(join(root, l)))).toEqual([]);
+    expect(ignored(links)).toEqual([]);
+  });
+});
