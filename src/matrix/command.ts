@@ -1,29 +1,50 @@
 // `tcplab matrix` and `tcplab run --target`: entry points for src/cli.ts.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allLabs } from '../../labs/index.js';
 import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
 import type { LabTarget } from '../lab/stack.js';
-import { differingRows, matrixMarkdown, runMatrix } from './matrix.js';
+import { differingRows, matrixHtml, matrixMarkdown, runMatrix, type MatrixResult } from './matrix.js';
 import { parseCommand } from '../cli/args.js';
 import { EXIT } from '../cli/exit.js';
 import { labPrivilegeProblem } from '../cli/privileges.js';
 import { giveToInvoker } from '../cli/owner.js';
 import { STACK_ALIASES, STACKS, findStack, resolveStacks, type StackFactory } from '../targets/registry.js';
 
-export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON)
+export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON, HTML)
       --labs A,B       labs to run (default: every lab that runs on any stack: ${allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id).join(', ')})
       --stacks X,Y     stacks (default: all: ${STACKS.map((s) => s.id).join(', ')});
                        ${Object.entries(STACK_ALIASES).map(([k, a]) => `'${k}': ${a.what}`).join('; ')};
                        ssh:NAME adds a VM over ssh (a Host alias, e.g. ssh:freebsd, or ssh:user@host)
       --case ID        only this case (repeatable)
-      --out DIR        pcaps, per-stack reports, matrix.md and matrix.json (default ./tcplab-out/matrix)
-      --json           print the JSON on stdout instead of the Markdown`;
+      --out DIR        pcaps, per-stack reports, matrix.md, matrix.json and matrix.html
+                       (default ./tcplab-out/matrix)
+      --json           print the JSON on stdout instead of the Markdown
+      --render DIR     no run: write DIR/matrix.md and DIR/matrix.html again from DIR/matrix.json
+                       (after a renderer changed; the verdicts stay those of the run)`;
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+/** The three formats beside the stacks' folders, so their relative links to ladders and pcaps resolve. */
+function writeMatrix(outDir: string, m: MatrixResult, md = matrixMarkdown(m)): { 'matrix.md': string; 'matrix.json': string; 'matrix.html': string } {
+  mkdirSync(outDir, { recursive: true });
+  const files = { 'matrix.md': md, 'matrix.json': JSON.stringify(m, null, 2) + '\n', 'matrix.html': matrixHtml(m) };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
+  return files;
+}
+
+/** --render DIR: the Markdown and HTML of an earlier run, from its JSON (the JSON itself is left as it was). */
+function renderAgain(dir: string): number {
+  const m = JSON.parse(readFileSync(join(dir, 'matrix.json'), 'utf8')) as MatrixResult;
+  if (m.schema !== 'tcplab.matrix/1') throw new RangeError(`--render: ${join(dir, 'matrix.json')} is not a tcplab.matrix/1 result (schema ${String(m.schema)})`);
+  writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(m));
+  writeFileSync(join(dir, 'matrix.html'), matrixHtml(m));
+  process.stderr.write(`tcplab matrix: ${join(dir, 'matrix.md')}, ${join(dir, 'matrix.html')} rendered from ${join(dir, 'matrix.json')}\n`);
+  return 0;
 }
 
 /**
@@ -37,7 +58,9 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
     case: { type: 'string', multiple: true },
     out: { type: 'string' },
     json: { type: 'boolean' },
-  }, false).values as { labs?: string; stacks?: string; case?: string[]; out?: string; json?: boolean };
+    render: { type: 'string' },
+  }, false).values as { labs?: string; stacks?: string; case?: string[]; out?: string; json?: boolean; render?: string };
+  if (values.render !== undefined) return renderAgain(values.render);
   const labIds = list(values.labs) ?? allLabs.filter((l) => l.remote === 'probe' && !l.localOnly).map((l) => l.id);
   const labs: Lab[] = labIds.map((id) => {
     const l = allLabs.find((x) => x.id === id || `lab:${x.id}` === id);
@@ -62,10 +85,9 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   try {
     const m = await runMatrix(labs, stacks, { outDir, ...(values.case ? { cases: values.case } : {}), signal: ac.signal, onProgress: (l) => process.stderr.write(l + '\n') });
     const md = matrixMarkdown(m);
-    writeFileSync(join(outDir, 'matrix.md'), md);
-    writeFileSync(join(outDir, 'matrix.json'), JSON.stringify(m, null, 2) + '\n');
-    process.stdout.write(values.json ? JSON.stringify(m, null, 2) + '\n' : md);
-    process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${join(outDir, 'matrix.md')}, ${join(outDir, 'matrix.json')}\n`);
+    const files = writeMatrix(outDir, m, md);
+    process.stdout.write(values.json ? files['matrix.json'] : md);
+    process.stderr.write(`tcplab matrix: ${differingRows(m).length} row(s) where stacks differ; ${Object.keys(files).map((f) => join(outDir, f)).join(', ')}\n`);
     // Handed to the user behind sudo (the top folder of outDir that this run created, or outDir itself).
     giveToInvoker([outDir.split('/')[0] === 'tcplab-out' ? 'tcplab-out' : outDir], startedMs);
     if (ac.signal.aborted) return EXIT.INTERRUPTED;
