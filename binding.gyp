@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/checksum.cc",
         "native/segment.cc",
+        "native/batch.cc",
         "native/netns.cc",
         "native/sender.cc",
         "native/capture.cc",

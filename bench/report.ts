@@ -6,6 +6,7 @@ function fmt(v: number, unit: Row['unit']): string {
   if (!Number.isFinite(v)) return '-';
   if (unit === 'pps') return `${Math.round(v).toLocaleString('en')} pps`;
   if (unit === 'us') return `${v.toFixed(1)} us`;
+  if (unit === 'MB') return `${v.toFixed(0)} MB`;
   return `${v.toFixed(2)} s`;
 }
 

@@ -1,6 +1,7 @@
 // npm run bench: tcplab's wire against C baselines and other tools, side by side on one veth pair in
 // tcplab- namespaces (created here, removed on exit or Ctrl-C). Prints a table and writes bench-results.json.
-//   node dist/bench/run.js [--runs N] [--secs S] [--probes N] [--lab-runs N] [--nice N] [--only send,capture,latency,labs,targets,versions] [--out FILE]
+//   node dist/bench/run.js [--runs N] [--secs S] [--probes N] [--lab-runs N] [--nice N] [--only send,capture,latency,labs,targets,versions,inspect]
+//                          [--inspect-runs N] [--inspect-10m] [--out FILE]
 import { benchQemu } from './qemu.js';
 import { writeFileSync } from 'node:fs';
 import { cpus, release, setPriority } from 'node:os';
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/wire/native.js';
 import { benchCapture } from './capture.js';
 import { createEnv } from './env.js';
+import { benchInspect } from './inspect.js';
 import { benchLabs } from './labs.js';
 import { benchLatency } from './latency.js';
 import { renderTable, toJson } from './report.js';
@@ -17,9 +19,9 @@ import { applyTargets } from './targets.js';
 import { benchVersions } from './versions.js';
 import type { BenchOptions, Row } from './types.js';
 
-const SECTIONS = ['send', 'capture', 'latency', 'labs', 'targets', 'versions'] as const;
+const SECTIONS = ['send', 'capture', 'latency', 'labs', 'targets', 'versions', 'inspect'] as const;
 
-function options(): BenchOptions & { out: string; nice: number } {
+function options(): BenchOptions & { out: string; nice: number; inspectRuns: number; inspect10m: boolean } {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '9' },
@@ -27,6 +29,8 @@ function options(): BenchOptions & { out: string; nice: number } {
       probes: { type: 'string', default: '1000' },
       'lab-runs': { type: 'string', default: '1' },
       nice: { type: 'string', default: '-10' },
+      'inspect-runs': { type: 'string', default: '3' },
+      'inspect-10m': { type: 'boolean', default: false },
       only: { type: 'string' },
       out: { type: 'string', default: resolve(packageRoot(), 'bench-results.json') },
     },
@@ -45,6 +49,8 @@ function options(): BenchOptions & { out: string; nice: number } {
     labRuns: Math.round(num('lab-runs', values['lab-runs']!, 0, 10)),
     nice: Math.round(num('nice', values.nice!, -20, 19)),
     sections: new Set(only as Row['section'][]),
+    inspectRuns: Math.round(num('inspect-runs', values['inspect-runs']!, 1, 50)),
+    inspect10m: values['inspect-10m'] === true,
     out: values.out!,
   };
 }
@@ -74,6 +80,7 @@ async function main(): Promise<void> {
   if (opts.sections.has('labs') && opts.labRuns > 0) rows.push(...(await benchLabs(opts, log)));
   if (opts.sections.has('targets')) rows.push(...(await benchQemu(opts, log)));
   if (opts.sections.has('versions')) rows.push(...(await benchVersions(opts, log)));
+  if (opts.sections.has('inspect')) rows.push(...(await benchInspect({ runs: opts.inspectRuns, sizes: opts.inspect10m ? [1_000_000, 10_000_000] : [1_000_000] }, log)));
   applyTargets(rows);
   const wallS = (performance.now() - t0) / 1000;
   const meta = {
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
   };
   console.log(renderTable(rows));
   writeFileSync(opts.out, JSON.stringify(toJson(rows, meta), null, 2) + '\n');
-  console.log(`\nbench: ${wallS.toFixed(0)} s; medians of ${opts.runs} runs, spread = (max-min)/2 relative to the median, ratio = tcplab / peer`);
+  console.log(`\nbench: ${wallS.toFixed(0)} s; medians of ${opts.runs} runs (inspect: ${opts.inspectRuns}), spread = (max-min)/2 relative to the median, ratio = tcplab / peer`);
   console.log(`bench: results written to ${opts.out}`);
 }
 

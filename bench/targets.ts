@@ -29,6 +29,12 @@ export function applyTargets(rows: Row[]): void {
         r.target = { what: `within 3 us of C (${d >= 0 ? '+' : ''}${d.toFixed(1)} us)`, ok: d <= 3 };
       }
     }
+    // Issue 14: twice as fast as tshark's conversation table, under 300 MB, flat from 1M to 10M packets.
+    if (r.section === 'inspect' && r.name.startsWith('tcplab') && r.unit === 's' && q !== undefined) r.target = { what: '>= 2x faster than tshark (ratio <= 0.50)', ok: q <= 0.5 };
+    if (r.section === 'inspect' && r.name.startsWith('tcplab') && r.unit === 'MB') {
+      const flat = r.extra?.vs_1M;
+      r.target = { what: `< 300 MB${flat === undefined ? '' : ', 10M/1M <= 1.2'}`, ok: m < 300 && (flat === undefined || Number(flat) <= 1.2) };
+    }
     if (r.section === 'labs' && r.name === 'lab:reuse') r.target = { what: '<= 3 s', ok: m <= 3 };
     // Every kernel's restored start (kernels.ts): the same goal as 6.1's.
     if (r.section === 'versions' && r.name.startsWith('version matrix')) r.target = { what: '< 300 s for five kernels', ok: m < 300 };

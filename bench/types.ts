@@ -1,10 +1,10 @@
 // One measured figure of the bench: the per-run values, and (for tcplab figures) the peer it is compared with.
 
 export interface Row {
-  section: 'send' | 'capture' | 'latency' | 'labs' | 'targets' | 'versions';
+  section: 'send' | 'capture' | 'latency' | 'labs' | 'targets' | 'versions' | 'inspect';
   /** Unique within the section, e.g. 'tcplab PacketSender.sendBatch 40B'. */
   name: string;
-  unit: 'pps' | 'us' | 's';
+  unit: 'pps' | 'us' | 's' | 'MB';
   runs: number[];
   /** Name of the row (same section) this one is divided by in the ratio column. */
   peer?: string;

@@ -9,6 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tcplab::InitSender(env, exports);
   tcplab::InitCapture(env, exports);
   tcplab::InitSock(env, exports);
+  tcplab::InitBatch(env, exports);
   return exports;
 }
 

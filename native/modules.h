@@ -7,5 +7,6 @@ void InitSegment(Napi::Env env, Napi::Object exports);  // segment.cc: encode/de
 void InitNetns(Napi::Env env, Napi::Object exports);    // netns.cc: namespace helpers
 void InitSender(Napi::Env env, Napi::Object exports);   // sender.cc: raw IP / AF_PACKET senders
 void InitCapture(Napi::Env env, Napi::Object exports);  // capture.cc: AF_PACKET capture
+void InitBatch(Napi::Env env, Napi::Object exports);    // batch.cc: decodeBatch for inspect
 void InitSock(Napi::Env env, Napi::Object exports);     // sock.cc: plain kernel TCP sockets for peers
 }  // namespace tcplab

@@ -1,167 +1,181 @@
 #!/usr/bin/env node
-// tcplab list | run <lab|all> | clean
-import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+// tcplab list | run <lab|all> | report | clean | matrix | inspect | help | --version
+// Exit codes: src/cli/exit.ts (README "Exit codes"). Data goes to stdout, progress and messages to stderr.
+import { existsSync, mkdirSync, readFileSync, writeFileSync as writeFile } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { allLabs } from '../labs/index.js';
 import { runLab } from './lab/runner.js';
 import { renderText, toJson, type LabResult } from './lab/report.js';
 import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
-import { STACK_OSES } from './lab/kernel.js';
 import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
-import { cmdMatrix, MATRIX_USAGE, runOnTarget } from './matrix/command.js';
+import { cmdMatrix, runOnTarget } from './matrix/command.js';
 import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './lab/placement.js';
+import { packageRoot } from './wire/native.js';
+import { EXIT, SkipError, UsageError, verdictExit } from './cli/exit.js';
+import { HelpRequested, nearest, optionsFromUsage, parseCommand, unknownChoice, type OptionSpec } from './cli/args.js';
+import { COMMANDS, usage } from './cli/usage.js';
+import { colorEnabled, quietOnEpipe } from './cli/output.js';
+import { schemaProblem } from './cli/validate.js';
+import { giveToInvoker } from './cli/owner.js';
+import { labPrivilegeProblem } from './cli/privileges.js';
 
-const USAGE = `usage:
-  tcplab list                       the labs and their cases
-  tcplab run <lab|all> [options]    run a lab (needs root: namespaces and raw sockets)
-      --case ID        only this case (repeatable)
-      --json           print the JSON report on stdout (progress goes to stderr)
-      --json-file F    also write the JSON report to F
-      --tap            print TAP 13 (one test point per check) on stdout instead of text
-      --html F         write a self-contained HTML report (SVG ladders) to F
-      --explain        narrate each TIME-WAIT event with the rule behind it (RFC section, kernel function)
-      --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
-      --keep           leave namespaces in place for inspection (remove with tcplab clean)
-      --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
-      --target STACK   the subject's kernel (or stack) runs there, its partner in namespaces of this
-                       machine: ${STACKS.filter((s) => !s.local).map((s) => s.id).join(', ')}, or
-                       ssh:NAME (a VM over ssh: a Host alias of $TCPLAB_SSH_CONFIG, ./.vagrant/ssh-NAME
-                       or ~/.ssh/config, or user@host); tcplab list says where each lab runs
-      --subject ROLE   which host is on trial (labs with more than one, e.g. lastack: client|server)
-      --kernel FILE    boot a kernel you built (bzImage, or vmlinux with a PVH note) in QEMU as the target
-      --modules DIR    with --kernel: its modules (lib/modules/RELEASE) when virtio-net is not built in
-      --slow           with 'all': include slow labs
-      --absolute       absolute sequence numbers in ladders
-      --tolerance-scale N   widen timing tolerances (slow VMs), same as TCPLAB_TOLERANCE_SCALE
-      --expectations F      JSON file {"case/check": {"linux": [{"versions": ">=6.1", "expect": ...}]}}
-                            replacing the built-in expectations of those checks
-  tcplab report <report.json> --html F   turn a saved --json report into HTML
-  tcplab clean                      remove what a killed run left behind (tcplab-* only)
-${MATRIX_USAGE}
-${INSPECT_USAGE}`;
-
-function fail(msg: string): never {
-  process.stderr.write(`tcplab: ${msg}\n${USAGE}\n`);
-  process.exit(2);
+/** Writes a report file, making its folder first (firstMissing() saw what that creates). */
+function writeFileSync(path: string, data: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFile(path, data);
 }
 
-function readOverrides(path: string): Record<string, Expectation> {
-  let data: unknown;
+const RUN_OPTIONS: OptionSpec = {
+  case: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  'json-file': { type: 'string' },
+  pcap: { type: 'string' },
+  'no-pcap': { type: 'boolean' },
+  keep: { type: 'boolean' },
+  slow: { type: 'boolean' },
+  absolute: { type: 'boolean' },
+  'tolerance-scale': { type: 'string' },
+  expectations: { type: 'string' },
+  tap: { type: 'boolean' },
+  html: { type: 'string' },
+  explain: { type: 'boolean' },
+  jobs: { type: 'string' },
+  target: { type: 'string' },
+  subject: { type: 'string' },
+  kernel: { type: 'string' },
+  modules: { type: 'string' },
+};
+
+/** The top-most folder of `path` that does not exist yet: what a recursive mkdir will create (and so own). */
+function firstMissing(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let p = resolve(path);
+  while (!existsSync(dirname(p)) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
+function readJson(what: string, path: string, command?: string): unknown {
+  let text: string;
   try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (e) {
-    fail(`--expectations: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new UsageError(`${what}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, command);
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    fail(`--expectations: ${path} must hold a JSON object of check id -> expectation`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what}: ${path} is not JSON: ${(e as Error).message}`, command);
   }
-  for (const [k, v] of Object.entries(data)) {
-    if (v === null || typeof v !== 'object' || ![...STACK_OSES, 'other'].some((s) => s in v)) {
-      fail(`--expectations: '${k}' must be an object with ${[...STACK_OSES, 'other'].join(', ')} rules`);
-    }
+}
+
+/** --expectations FILE: schema-checked, and every 'case/check' key must name a case of the chosen labs. */
+function readOverrides(path: string, labs: readonly Lab[]): Record<string, Expectation> {
+  const data = readJson('--expectations', path, 'run');
+  const bad = schemaProblem('expectations', data);
+  if (bad) throw new UsageError(`--expectations: ${path}: ${bad} (schema/expectations.schema.json)`);
+  const cases = labs.flatMap((l) => l.cases.map((c) => c.id));
+  for (const key of Object.keys(data as object)) {
+    const slash = key.indexOf('/');
+    if (slash < 0) continue;
+    const c = key.slice(0, slash);
+    if (!cases.includes(c)) throw new UsageError(`--expectations: ${path}: key '${key}': ${unknownChoice('case', c, cases).message}`);
   }
   return data as Record<string, Expectation>;
 }
 
+/** Override keys that matched no check of the cases that ran (a typo would otherwise keep the built-in rule). */
+function unmatchedOverrides(overrides: Record<string, Expectation>, results: readonly LabResult[]): string[] {
+  const ran = results.flatMap((r) => r.cases);
+  const seen = new Set(ran.flatMap((c) => c.checks.flatMap((k) => [k.id, `${c.id}/${k.id}`])));
+  return Object.keys(overrides).filter((k) => !seen.has(k) && (!k.includes('/') || ran.some((c) => k.startsWith(`${c.id}/`))));
+}
+
 function findLab(id: string): Lab {
   const lab = allLabs.find((l) => l.id === id || `lab:${l.id}` === id);
-  if (!lab) fail(`unknown lab '${id}' (labs: ${allLabs.map((l) => l.id).join(', ')})`);
+  if (!lab) throw unknownChoice('lab', id, allLabs.map((l) => l.id), 'labs');
   return lab;
 }
 
+function positiveNumber(flag: string, v: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!check(n)) throw new UsageError(`${flag}: ${what}, got '${v}'`, 'run');
+  return n;
+}
+
 async function cmdRun(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      case: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-      'json-file': { type: 'string' },
-      pcap: { type: 'string' },
-      'no-pcap': { type: 'boolean' },
-      keep: { type: 'boolean' },
-      slow: { type: 'boolean' },
-      absolute: { type: 'boolean' },
-      'tolerance-scale': { type: 'string' },
-      expectations: { type: 'string' },
-      tap: { type: 'boolean' },
-      html: { type: 'string' },
-      explain: { type: 'boolean' },
-      jobs: { type: 'string' },
-      target: { type: 'string' },
-      subject: { type: 'string' },
-      kernel: { type: 'string' },
-      modules: { type: 'string' },
-    },
-  });
-  if (positionals.length !== 1) fail('run: name one lab, or all');
-  if (values.kernel !== undefined && values.target !== undefined) fail('--kernel and --target: choose one (--kernel boots your kernel in QEMU as the target)');
-  if (values.modules !== undefined && values.kernel === undefined) fail('--modules: goes with --kernel FILE (the modules directory of that kernel)');
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('tcplab: labs need root (network namespaces, raw sockets, nftables): run with sudo\n');
-    return 2;
-  }
+  const { values, positionals } = parseCommand('run', argv, RUN_OPTIONS);
+  const v = values as {
+    case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; keep?: boolean; slow?: boolean;
+    absolute?: boolean; 'tolerance-scale'?: string; expectations?: string; tap?: boolean; html?: string; explain?: boolean;
+    jobs?: string; target?: string; subject?: string; kernel?: string; modules?: string;
+  };
+  if (positionals.length !== 1) throw new UsageError('run: name one lab, or all (tcplab list shows them)', 'run');
+  if (v.kernel !== undefined && v.target !== undefined) throw new UsageError('run: --kernel and --target: choose one (--kernel boots your kernel in QEMU as the target)', 'run');
+  if (v.modules !== undefined && v.kernel === undefined) throw new UsageError('run: --modules goes with --kernel FILE (the modules directory of that kernel)', 'run');
+  if (v.json && v.tap) throw new UsageError('run: --json and --tap: choose one for stdout (use --json-file for the other)', 'run');
   const which = positionals[0]!;
-  // 'all' on a target: the labs that can run there (the others build two hosts on this machine's kernel).
-  // Another stack than this machine's kernel (linux-host is this machine, like no --target at all).
   let factory: StackFactory | undefined;
   try {
-    factory = values.kernel !== undefined ? customKernelStack(values.kernel, values.modules) : values.target === undefined ? undefined : findStack(values.target, STACKS, '--target');
+    factory = v.kernel !== undefined ? customKernelStack(v.kernel, v.modules) : v.target === undefined ? undefined : findStack(v.target, STACKS, '--target');
   } catch (e) {
-    fail(e instanceof Error ? e.message : String(e));
+    throw new UsageError(`run: ${e instanceof Error ? e.message : String(e)}`, 'run');
   }
   const traits = factory ?? linuxHost;
-  const labs = which === 'all' ? allLabs.filter((l) => (values.slow || !l.slow) && !labUnsupported(l, traits)) : [findLab(which)];
-  if (values.case?.length && labs.length !== 1) fail('--case: needs a single lab');
-  if (values.subject !== undefined) {
-    if (labs.length !== 1) fail('--subject: needs a single lab');
+  // 'all' on a target: the labs that can run there (the others build two hosts on this machine's kernel).
+  const labs = which === 'all' ? allLabs.filter((l) => (v.slow || !l.slow) && !labUnsupported(l, traits)) : [findLab(which)];
+  if (v.case?.length && labs.length !== 1) throw new UsageError('run: --case needs a single lab', 'run');
+  if (v.case?.length) {
+    const ids = labs[0]!.cases.map((c) => c.id);
+    for (const c of v.case) if (!ids.includes(c)) throw new UsageError(`run: --case: ${unknownChoice(`case of ${labs[0]!.id}`, c, ids).message} (cases: ${ids.join(', ')})`, 'run');
+  }
+  if (v.subject !== undefined) {
+    if (labs.length !== 1) throw new UsageError('run: --subject needs a single lab', 'run');
     try {
-      subjectOf(labs[0]!, values.subject);
+      subjectOf(labs[0]!, v.subject);
     } catch (e) {
-      fail(e instanceof Error ? e.message : String(e));
+      throw new UsageError(`run: ${e instanceof Error ? e.message : String(e)}`, 'run');
     }
   }
-  let scale: number | undefined;
-  if (values['tolerance-scale'] !== undefined) {
-    scale = Number(values['tolerance-scale']);
-    if (!Number.isFinite(scale) || scale <= 0) fail(`--tolerance-scale: must be a positive number, got '${values['tolerance-scale']}'`);
+  const scale = positiveNumber('--tolerance-scale', v['tolerance-scale'], (n) => Number.isFinite(n) && n > 0, 'must be a positive number');
+  const jobs = positiveNumber('--jobs', v.jobs, (n) => Number.isInteger(n) && n >= 1 && n <= 16, 'an integer from 1 to 16') ?? 1;
+  const overrides = v.expectations === undefined ? undefined : readOverrides(v.expectations, labs);
+  // Not applicable on this target (kselftest's skip), found before a target boots (QEMU takes seconds).
+  const refused = labs.flatMap((l) => {
+    const w = labUnsupported(l, traits);
+    return w ? [`${l.id}: ${w}`] : [];
+  });
+  if (refused.length) throw new SkipError(`--target ${traits.id}: ${refused.join('; ')}; labs that can run there: ${allLabs.filter((l) => !labUnsupported(l, traits)).map((l) => l.id).join(', ')}`);
+  if (!labs.length) throw new SkipError(`--target ${traits.id}: no lab can run there`);
+  if (v.case?.length) {
+    const lab = labs[0]!;
+    const subject = subjectOf(lab, v.subject);
+    const no = lab.cases.filter((c) => v.case!.includes(c.id)).flatMap((c) => {
+      const w = caseUnsupported(c, traits, subject);
+      return w ? [`${c.id}: ${w}`] : [];
+    });
+    if (no.length && no.length === v.case.length) throw new SkipError(`--target ${traits.id}: ${no.join('; ')}`);
   }
-  let jobs = 1;
-  if (values.jobs !== undefined) {
-    jobs = Number(values.jobs);
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) fail(`--jobs: an integer from 1 to 16, got '${values.jobs}'`);
+  const denied = labPrivilegeProblem('labs');
+  if (denied) {
+    process.stderr.write(`tcplab: ${denied}\n`);
+    return EXIT.ERROR;
   }
-  let overrides: Record<string, Expectation> | undefined;
-  if (values.expectations !== undefined) overrides = readOverrides(values.expectations);
-  const pcapDir = values['no-pcap'] ? undefined : (values.pcap ?? 'tcplab-out');
-  if (values.json && values.tap) fail('--json and --tap: choose one for stdout (use --json-file for the other)');
-  const json = values.json ?? false;
-  const machine = json || (values.tap ?? false);
-  const tty = !machine && process.stdout.isTTY === true;
+  const pcapDir = v['no-pcap'] ? undefined : (v.pcap ?? 'tcplab-out');
+  const machine = (v.json ?? false) || (v.tap ?? false);
+  const color = !machine && colorEnabled(process.stdout);
+  // What this run may create, to hand to the user behind sudo afterwards.
+  const written = [firstMissing(pcapDir), firstMissing(v['json-file']), firstMissing(v.html)];
+  const startedMs = Date.now();
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   const results: LabResult[] = [];
-  // Refuse before a target boots (QEMU takes seconds) rather than after.
-  const refused = labs.flatMap((l) => {
-    const w = labUnsupported(l, traits);
-    return w ? [`${l.id}: ${w}`] : [];
-  });
-  if (refused.length) fail(`--target ${traits.id}: ${refused.join('; ')}; labs that can run there: ${allLabs.filter((l) => !labUnsupported(l, traits)).map((l) => l.id).join(', ')}`);
-  if (values.case?.length && labs.length === 1) {
-    const lab = labs[0]!;
-    const subject = subjectOf(lab, values.subject);
-    const no = lab.cases.filter((c) => values.case!.includes(c.id)).flatMap((c) => {
-      const w = caseUnsupported(c, traits, subject);
-      return w ? [`${c.id}: ${w}`] : [];
-    });
-    if (no.length && no.length === values.case.length) fail(`--target ${traits.id}: ${no.join('; ')}`);
-  }
   try {
     // One target (one boot) for all the labs of this run.
     await runOnTarget(factory, async ({ stack, target, linkUnsupported }) => {
@@ -171,10 +185,10 @@ async function cmdRun(argv: string[]): Promise<number> {
           stack,
           ...(target ? { target } : {}),
           ...(linkUnsupported ? { linkUnsupported } : {}),
-          ...(values.subject ? { subject: values.subject } : {}),
-          cases: values.case,
+          ...(v.subject ? { subject: v.subject } : {}),
+          cases: v.case,
           pcapDir,
-          keep: values.keep,
+          keep: v.keep,
           toleranceScale: scale,
           overrides,
           jobs,
@@ -182,7 +196,7 @@ async function cmdRun(argv: string[]): Promise<number> {
           onProgress: (l) => process.stderr.write(l + '\n'),
         });
         results.push(r);
-        if (!machine) process.stdout.write('\n' + renderText(r, { color: tty, absolute: values.absolute, explain: values.explain }) + '\n');
+        if (!machine) process.stdout.write('\n' + renderText(r, { color, absolute: v.absolute, explain: v.explain }) + '\n');
         if (ac.signal.aborted) break;
       }
     });
@@ -192,45 +206,69 @@ async function cmdRun(argv: string[]): Promise<number> {
   }
   const report = toJson(results);
   const text = JSON.stringify(report, null, 2);
-  if (json) process.stdout.write(text + '\n');
-  if (values.tap) process.stdout.write(renderTap(report));
-  if (values['json-file']) writeFileSync(values['json-file'], text + '\n');
-  if (values.html) {
-    writeFileSync(values.html, renderHtml(report));
-    process.stderr.write(`tcplab: HTML report written to ${values.html}\n`);
+  if (v.json) process.stdout.write(text + '\n');
+  if (v.tap) process.stdout.write(renderTap(report));
+  if (v['json-file']) writeFileSync(v['json-file'], text + '\n');
+  if (v.html) {
+    writeFileSync(v.html, renderHtml(report));
+    process.stderr.write(`tcplab: HTML report written to ${v.html}\n`);
   }
-  if (ac.signal.aborted) return 130;
-  return report.verdict === 'PASS' ? 0 : 1;
+  giveToInvoker(written, startedMs);
+  if (ac.signal.aborted) return EXIT.INTERRUPTED;
+  const unmatched = overrides ? unmatchedOverrides(overrides, results) : [];
+  if (unmatched.length) {
+    const ids = [...new Set(results.flatMap((r) => r.cases.flatMap((c) => c.checks.map((k) => `${c.id}/${k.id}`))))];
+    for (const k of unmatched) {
+      const near = nearest(k.includes('/') ? k : `${results[0]?.cases[0]?.id ?? ''}/${k}`, ids);
+      process.stderr.write(`tcplab: --expectations: '${k}' matched no check of this run${near ? ` (did you mean '${near}'?)` : ''}\n`);
+    }
+    return EXIT.USAGE;
+  }
+  if (results.every((r) => r.cases.length === 0)) {
+    process.stderr.write('tcplab: no case could run here (see "not run" above)\n');
+    return EXIT.SKIP;
+  }
+  return verdictExit(report.verdict);
 }
 
-function cmdList(): number {
+function cmdList(argv: string[]): number {
+  parseCommand('list', argv, {}, false);
   for (const l of allLabs) {
     const where = l.localOnly ? `this machine only: ${l.localOnly}` : l.remote === 'probe' ? 'any stack: --target, matrix' : `--target: Linux kernels (the ${l.roles.subject} on trial${(l.roles.choices?.length ?? 0) > 1 ? `; --subject ${l.roles.choices!.join('|')}` : ''})`;
     process.stdout.write(`${l.id}${l.slow ? ' (slow)' : ''} (${where}): ${l.title}\n`);
     for (const c of l.cases) process.stdout.write(`    --case ${c.id}: ${c.title}\n`);
   }
-  return 0;
+  return EXIT.OK;
 }
 
 function cmdReport(argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { html: { type: 'string' } } });
-  if (positionals.length !== 1 || !values.html) fail('report: give a saved report and --html FILE, e.g. tcplab report run.json --html run.html');
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
-  } catch (e) {
-    fail(`report: cannot read ${positionals[0]}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const schema = (data as { schema?: unknown } | null)?.schema;
+  const { values, positionals } = parseCommand('report', argv, { html: { type: 'string' } });
+  const html = values.html as string | undefined;
+  if (positionals.length !== 1 || !html) throw new UsageError('report: give a saved report and --html FILE, e.g. tcplab report run.json --html run.html', 'report');
+  const file = positionals[0]!;
+  const data = readJson('report', file, 'report');
+  const schema = (data !== null && typeof data === 'object' ? (data as { schema?: unknown }).schema : undefined);
   if (schema !== 'tcplab.report/1' && schema !== 'tcplab.inspect/1') {
-    fail(`report: ${positionals[0]} is not a tcplab report (schema ${JSON.stringify(schema)}; expected tcplab.report/1 or tcplab.inspect/1)`);
+    throw new UsageError(`report: ${file} is not a tcplab report (schema ${JSON.stringify(schema)}; expected "tcplab.report/1" or "tcplab.inspect/1")`, 'report');
   }
-  writeFileSync(values.html, renderHtml(data as Parameters<typeof renderHtml>[0]));
-  process.stdout.write(`HTML report written to ${values.html}\n`);
-  return 0;
+  const name = schema === 'tcplab.report/1' ? 'report' : 'inspect';
+  const bad = schemaProblem(name, data);
+  if (bad) throw new UsageError(`report: ${file}: ${bad} (schema/${name}.schema.json)`, 'report');
+  const top = firstMissing(html);
+  const started = Date.now();
+  writeFileSync(html, renderHtml(data as Parameters<typeof renderHtml>[0]));
+  giveToInvoker([top], started);
+  process.stderr.write(`tcplab: HTML report written to ${html}\n`);
+  return EXIT.OK;
 }
 
-async function cmdClean(): Promise<number> {
+async function cmdClean(argv: string[]): Promise<number> {
+  parseCommand('clean', argv, {}, false);
+  const denied = labPrivilegeProblem('clean and labs');
+  if (denied) {
+    process.stderr.write(`tcplab: ${denied}\n`);
+    return EXIT.ERROR;
+  }
   const { cleanLeftovers } = await import('./testbed/clean.js');
   const r = await cleanLeftovers();
   const { cleanStacks } = await import('./targets/registry.js');
@@ -248,30 +286,81 @@ async function cmdClean(): Promise<number> {
   ];
   process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'nothing of tcplab was left\n');
   for (const e of r.errors) process.stderr.write(`tcplab clean: ${e}\n`);
-  return r.errors.length ? 1 : 0;
+  return r.errors.length ? EXIT.ERROR : EXIT.OK;
 }
 
-async function main(): Promise<number> {
-  const [cmd, ...rest] = process.argv.slice(2);
+async function runInspect(argv: string[]): Promise<number> {
+  // inspect parses its own flags (src/inspect/cli.ts); checked here first so that help and bad flags
+  // behave as for every other command.
+  parseCommand('inspect', argv, optionsFromUsage(INSPECT_USAGE, { color: { type: 'boolean' }, 'no-color': { type: 'boolean' } }));
+  const code = await cmdInspect(argv, {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    isTTY: colorEnabled(process.stdout),
+  });
+  // inspect's 1 is an unreadable capture: "could not run" here.
+  return code === 1 ? EXIT.ERROR : code;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function help(argv: string[]): number {
+  const [cmd, ...extra] = argv;
+  if (extra.length) throw new UsageError('help: name at most one command', 'help');
+  if (cmd !== undefined && !COMMANDS.includes(cmd)) throw unknownChoice('command', cmd, COMMANDS, 'commands');
+  process.stdout.write(usage(cmd) + '\n');
+  return EXIT.OK;
+}
+
+async function dispatch(cmd: string | undefined, rest: string[]): Promise<number> {
   switch (cmd) {
-    case 'list': return cmdList();
+    case 'list': return cmdList(rest);
     case 'run': return cmdRun(rest);
-    case 'clean': return cmdClean();
-    case 'inspect': return cmdInspect(rest);
+    case 'clean': return cmdClean(rest);
+    case 'inspect': return runInspect(rest);
     case 'report': return cmdReport(rest);
     case 'matrix': return cmdMatrix(rest);
-    case undefined: case 'help': case '--help': case '-h':
-      process.stdout.write(USAGE + '\n');
-      return cmd === undefined ? 2 : 0;
+    case 'help': return help(rest);
+    case '--help': case '-h': return help([]);
+    case '--version': case '-V': case 'version':
+      process.stdout.write(`tcplab ${version()}\n`);
+      return EXIT.OK;
+    case undefined:
+      process.stderr.write(usage() + '\n');
+      return EXIT.USAGE;
     default:
-      fail(`unknown command '${cmd}'`);
+      throw cmd.startsWith('-') ? new UsageError(`unknown option '${cmd}' (options come after a command; try 'tcplab help')`) : unknownChoice('command', cmd, COMMANDS, 'commands');
   }
 }
 
-main().then(
-  (code) => { process.exitCode = code; },
-  (e: unknown) => {
-    process.stderr.write(`tcplab: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = e instanceof TypeError || e instanceof RangeError ? 2 : 1;
-  },
-);
+/** Runs the command line; returns the exit code. */
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    return await dispatch(cmd, rest);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(usage(e.command) + '\n');
+      return EXIT.OK;
+    }
+    if (e instanceof UsageError || e instanceof RangeError) {
+      const where = e instanceof UsageError && e.command ? ` ${e.command}` : '';
+      process.stderr.write(`tcplab: ${e.message}\nsee 'tcplab help${where}'\n`);
+      return EXIT.USAGE;
+    }
+    if (e instanceof SkipError) {
+      process.stderr.write(`tcplab: not applicable: ${e.message}\n`);
+      return EXIT.SKIP;
+    }
+    process.stderr.write(`tcplab: could not run: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (process.env.TCPLAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return EXIT.ERROR;
+  }
+}
+
+quietOnEpipe(process.stdout);
+quietOnEpipe(process.stderr);
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -4,17 +4,19 @@ import { parseArgs } from 'node:util';
 import { renderHtml } from '../report/html.js';
 import { CaptureFormatError, inspectFile, inspectToJson, renderInspect } from './index.js';
 
-export const INSPECT_USAGE = `  tcplab inspect <capture> [options]   read a pcap/pcapng made by anyone: connections, incarnations,
-                                       each side's TCP state, TIME-WAIT events (no root needed)
+export const INSPECT_USAGE = `  tcplab inspect <capture> [options]   read a pcap/pcapng made by anyone (a file, - for stdin, a pipe,
+                                       .gz): findings per kind and client -> server:port, port usage,
+                                       ladders with each side's TCP state (no root needed; streams)
       --explain        print the rule (RFC section, kernel function) behind each finding
       --json           print the JSON report (schema tcplab.inspect/1) instead of text
       --html FILE      also write a self-contained HTML report to FILE
       --time-wait SEC  how long TIME-WAIT lasts (default 60, Linux TCP_TIMEWAIT_LEN)
       --ports N        ephemeral ports per client for the exhaustion estimate (default 28232)
-      --conn ID        only this connection (repeatable)
-      --max-ladders N  draw at most N ladders, connections with findings first (default 20)
-      --max-packets N  at most N packets per ladder (default 200)
-      --max-connections N  list at most N connections without findings (default 50)
+      --all            list every finding instance, not only counts and examples
+      --conn ID        only this connection, drawn whatever its findings (repeatable)
+      --max-ladders N  draw at most N ladders, 3 per finding group (default 20)
+      --max-packets N  at most N packets per ladder besides findings' own (default 200)
+      --max-connections N  also draw the first N connections without findings (default 0)
       --absolute       absolute sequence numbers in ladders`;
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void; isTTY: boolean };
@@ -53,6 +55,7 @@ export async function cmdInspect(argv: readonly string[], out: Out = defaultOut)
         'max-packets': { type: 'string' },
         'max-connections': { type: 'string' },
         absolute: { type: 'boolean' },
+        all: { type: 'boolean' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
       },
@@ -80,13 +83,17 @@ export async function cmdInspect(argv: readonly string[], out: Out = defaultOut)
   }
   const file = positionals[0]!;
   try {
-    const report = await inspectFile(file, { timeWaitMs: tw === undefined ? undefined : tw * 1000, ports });
-    if (values.html) writeFileSync(values.html as string, renderHtml(inspectToJson(report), { maxLadders }));
+    const all = values.all as boolean | undefined;
+    const absolute = values.absolute as boolean | undefined;
+    const report = await inspectFile(file, { timeWaitMs: tw === undefined ? undefined : tw * 1000, ports, maxLadders, maxPackets, maxConnections, conns, all });
+    for (const w of report.warnings) out.stderr(`tcplab inspect: ${file}: ${w}\n`);
+    const json = () => inspectToJson(report, { conns, maxPackets });
+    if (values.html) writeFileSync(values.html as string, renderHtml(json(), { maxLadders, maxPackets, absolute }));
     if (values.json) {
-      out.stdout(JSON.stringify(inspectToJson(report), null, 2) + '\n');
+      out.stdout(JSON.stringify(json(), null, 2) + '\n');
     } else {
       const color = values['no-color'] ? false : (values.color as boolean | undefined) ?? out.isTTY;
-      out.stdout(renderInspect(report, { color, explain: values.explain as boolean | undefined, absolute: values.absolute as boolean | undefined, maxLadders, maxPackets, maxConnections, conns }) + '\n');
+      out.stdout(renderInspect(report, { color, explain: values.explain as boolean | undefined, absolute, maxLadders, maxPackets, conns, all }) + '\n');
     }
     if (values.html) out.stderr(`tcplab inspect: HTML report written to ${values.html as string}\n`);
     return 0;

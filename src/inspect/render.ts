@@ -1,8 +1,10 @@
-// Terminal output of `tcplab inspect`: a summary, a ladder per connection with each side's state and the
-// findings placed in the timeline, the findings with their rules, and connection rates.
+// Terminal output of `tcplab inspect`: the summary first (capture, findings aggregated per kind and
+// (client, server:port), ports), then a ladder for each connection with findings (or asked for), with each
+// side's state and the findings placed in the timeline.
 import { renderLadder } from '../lab/ladder.js';
 import type { NoteRecord, PacketRecord } from '../lab/packets.js';
 import { epStr, findingExplanation, type Connection, type Finding } from './analyze.js';
+import { spreadText, type FindingGroup } from './findings.js';
 import type { InspectReport } from './index.js';
 
 export interface RenderInspectOptions {
@@ -13,23 +15,39 @@ export interface RenderInspectOptions {
   absolute?: boolean;
   /** Ladders for at most this many connections (those with findings first); default 20. 0: none. */
   maxLadders?: number;
-  /** At most this many packets per ladder; default 200. */
+  /** At most this many packets per ladder, besides a finding's packets and their context; default 200. */
   maxPackets?: number;
   /** Only these connection ids. */
   conns?: readonly number[];
-  /** List at most this many connections without findings (those with findings are always listed); default 50. */
+  /** Unused since the summary lists groups, not connections (kept for callers). */
   maxConnections?: number;
+  /** Every finding instance (needs the report made with `all`). */
+  all?: boolean;
   width?: number;
 }
 
 const sec = (ns: bigint) => `${(Number(ns) / 1e9).toFixed(3)} s`;
+const num = (x: number) => x.toLocaleString('en-US');
 
 function ladderFor(c: Connection, o: RenderInspectOptions): string {
   const max = o.maxPackets ?? 200;
-  const shown: PacketRecord[] = c.packets.slice(0, max);
+  // The first max packets, and a finding's packets wherever they are (with the kept context around them).
+  const must = new Set<PacketRecord>(c.findings.flatMap((f) => f.packets));
+  const mustAt: number[] = [];
+  c.packets.forEach((p, i) => { if (must.has(p)) mustAt.push(i); });
+  const shown: PacketRecord[] = [];
+  const idx = new Map<PacketRecord, number>();
+  let m = 0;
+  c.packets.forEach((p, i) => {
+    while (m < mustAt.length && mustAt[m]! < i - 3) m++;
+    const near = m < mustAt.length && mustAt[m]! <= i + 3;
+    idx.set(p, i);
+    if (i < max || near) shown.push(p);
+  });
   const notes: NoteRecord[] = [];
+  const first = shown[0]?.tsNs;
   for (const inc of c.incarnations) {
-    if (inc.n > 1) {
+    if (inc.n > 1 && (first === undefined || inc.startNs >= first)) {
       const gap = inc.gapNs !== undefined ? `, ${sec(inc.gapNs)} after incarnation ${inc.n - 1} closed` : '';
       notes.push({ tsNs: inc.startNs, text: `── incarnation ${inc.n}${gap} ──` });
     }
@@ -39,9 +57,18 @@ function ladderFor(c: Connection, o: RenderInspectOptions): string {
     const at = f.packets[f.packets.length - 1]?.tsNs ?? f.tsNs;
     notes.push({ tsNs: at + 1n, text: `⚑ ${f.kind}: ${f.text}` });
   }
+  // Gaps: packets of the connection not drawn here (past --max-packets) or not kept while reading.
+  const pos = (q: PacketRecord) => c.index[idx.get(q)!] ?? idx.get(q)!;
+  for (let i = 1; i < shown.length; i++) {
+    const gap = pos(shown[i]!) - pos(shown[i - 1]!) - 1;
+    if (gap > 0) notes.push({ tsNs: shown[i]!.tsNs - 1n, text: `… ${num(gap)} packet(s) not drawn (--max-packets)` });
+  }
+  const before = shown.length ? pos(shown[0]!) : 0;
+  if (before > 0) notes.push({ tsNs: (first ?? 0n) - 1n, text: `… ${num(before)} earlier packet(s) not kept (the connection was drawn from its first finding on)` });
   const last = shown[shown.length - 1]?.tsNs;
-  const ns = last === undefined ? notes : notes.filter((n) => n.tsNs <= last + 1n);
-  if (c.packets.length > max) ns.push({ tsNs: (last ?? 0n) + 2n, text: `… ${c.packets.length - max} more packet(s) not drawn (--max-packets)` });
+  const after = shown.length ? c.totalPackets - 1 - pos(shown[shown.length - 1]!) : 0;
+  if (after > 0 && last !== undefined) notes.push({ tsNs: last + 2n, text: `… ${num(after)} more packet(s) not drawn (--max-packets)` });
+  const ns = last === undefined ? notes : notes.filter((n) => n.tsNs <= last + 2n);
   const [cl, sv] = c.ends;
   const same = cl.addr === sv.addr; // loopback: tell the sides apart by port
   return renderLadder(shown, ns, [
@@ -70,31 +97,69 @@ function findingLines(fs: readonly Finding[], o: RenderInspectOptions, t0: bigin
   return out;
 }
 
+function groupLines(g: FindingGroup, o: RenderInspectOptions, t0: bigint, origin: bigint): string[] {
+  const y = (s: string) => (o.color ? `\x1b[33m${s}\x1b[0m` : s);
+  const e = findingExplanation(g.kind);
+  const spread = spreadText(g);
+  const outcomes = Object.entries(g.outcomes).map(([k, v]) => `${k} ×${num(v)}`).join(', ');
+  const head = `   ${y(`⚑ ${g.kind} ×${num(g.count)}`)} ${g.client} -> ${g.server}, ${num(g.connections)} connection(s)` +
+    `${spread ? `: ${spread}` : ''}${outcomes ? `; ${outcomes}` : ''}`;
+  const ex = g.examples.map((x) => `conn ${x.conn} +${sec(origin + BigInt(Math.round(x.t)) - t0)} frame${x.frames.length > 1 ? 's' : ''} ${x.frames.join(', ')}`).join('; ');
+  const lines = [head, `       means: ${e.title}. ${e.text}`, `       e.g. ${ex}${g.count > g.examples.length ? ' (--all for every one)' : ''}`];
+  if (g.examples[0]) lines.push(`       first: ${g.examples[0].text}`);
+  if (o.explain) lines.push(`       rule: ${e.rules.join('; ')}`);
+  return lines;
+}
+
 export function renderInspect(r: InspectReport, o: RenderInspectOptions = {}): string {
   const bold = (s: string) => (o.color ? `\x1b[1m${s}\x1b[0m` : s);
   const t0 = r.firstNs ?? 0n;
   const out: string[] = [];
-  const incs = r.connections.reduce((n, c) => n + c.incarnations.length, 0);
   out.push(bold(`tcplab inspect ${r.file}`));
   const when = r.firstNs !== undefined ? `, ${new Date(Number(r.firstNs / 1_000_000n)).toISOString()} + ${sec((r.lastNs ?? t0) - t0)}` : '';
-  out.push(`${r.format}, ${r.linkTypes.join('/')}: ${r.frames} frame(s), ${r.tcpPackets} TCP packet(s), ${r.connections.length} connection(s), ${incs} incarnation(s)${when}`);
-  if (r.snapped) out.push(`${r.snapped} frame(s) cut by the capture's snaplen: read from their headers`);
+  out.push(`${r.format}${r.gzip ? ' (gzip)' : ''}, ${r.linkTypes.join('/')}: ${num(r.frames)} frame(s), ${num(r.tcpPackets)} TCP packet(s), ` +
+    `${num(r.totalConnections)} connection(s), ${num(r.totalIncarnations)} incarnation(s)${when}`);
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  if (r.snapped) out.push(`${num(r.snapped)} frame(s) cut by the capture's snaplen: analysed from their headers`);
   const sk = Object.entries(r.skipped);
-  if (sk.length) out.push(`skipped: ${sk.map(([k, v]) => `${v} ${k}`).join('; ')}`);
-  out.push(`TIME-WAIT assumed to last ${r.timeWaitMs / 1000} s`);
+  if (sk.length) out.push(`skipped: ${sk.map(([k, v]) => `${num(v)} ${k}`).join('; ')}`);
+  if (r.directions === 'one') out.push('only one direction of every connection was captured (a mirror port or an asymmetric route?): the other side\'s states are inferred, findings that need its answers cannot show');
+  out.push(`TIME-WAIT assumed to last ${r.timeWaitMs / 1000} s; at most ${num(r.peakLive)} connection(s) tracked at once`);
+
+  const groups = r.findingGroups;
+  const total = groups.reduce((n, g) => n + g.count, 0);
+  out.push('');
+  out.push(bold(`== findings: ${num(total)}${groups.length ? ` in ${groups.length} group(s) (kind, client -> server:port)` : ''}`));
+  for (const g of groups) out.push(...groupLines(g, o, t0, r.originNs));
+  if (o.all && r.allFindings) {
+    out.push('');
+    out.push(bold('== every finding (--all)'));
+    for (const x of r.allFindings) out.push(`   ⚑ conn ${x.conn} +${sec(r.originNs + BigInt(Math.round(x.t)) - t0)} frames ${x.frames.join(', ')}: ${x.text}`);
+  }
+  if (r.rates.length) {
+    out.push('');
+    out.push(bold('== ports (client -> server:port)'));
+    for (const x of r.rates) {
+      out.push(`   ${x.client} -> ${x.server}: ${num(x.connections)} connection(s) in ${x.spanSec} s, avg ${x.perSecAvg}/s, peak ${x.perSecPeak}/s; ` +
+        `client closed first in ${num(x.clientTimeWaits)}; exhaustion ${x.risk}`);
+      out.push(`      ${x.verdict}`);
+    }
+  }
+  const global = r.findings.filter((f) => f.conn === 0);
+  if (global.length) out.push(...findingLines(global, o, t0, '   '));
 
   const all = r.connections.filter((c) => !o.conns?.length || o.conns.includes(c.id));
-  let quiet = 0;
-  const wanted = all.filter((c) => c.findings.length > 0 || quiet++ < (o.maxConnections ?? 50));
-  const ranked = [...wanted].sort((a, b) => (b.findings.length ? 1 : 0) - (a.findings.length ? 1 : 0) || a.id - b.id);
+  const ranked = [...all].sort((a, b) => (b.findings.length ? 1 : 0) - (a.findings.length ? 1 : 0) || a.id - b.id);
   const ladders = new Set(ranked.slice(0, o.maxLadders ?? 20).map((c) => c.id));
-  for (const c of wanted) {
+  for (const c of all) {
     out.push('');
-    out.push(bold(`== connection ${c.id}: client ${epStr(c.ends[0])} -> server ${epStr(c.ends[1])}, ${c.packets.length} packet(s), ${c.incarnations.length} incarnation(s)`));
-    for (const i of c.incarnations) {
+    out.push(bold(`== connection ${c.id}: client ${epStr(c.ends[0])} -> server ${epStr(c.ends[1])}, ${num(c.totalPackets)} packet(s), ${num(c.totalIncarnations)} incarnation(s)`));
+    const shownIncs = c.incarnations.slice(0, 10);
+    for (const i of shownIncs) {
       const closed = i.closedBy ? `closed by ${i.closedBy} at +${sec(i.closedAtNs! - t0)}` : 'not closed in the capture';
       out.push(`   incarnation ${i.n}: +${sec(i.startNs - t0)} .. +${sec(i.endNs - t0)}, ${i.packets} packet(s), ${closed}; client ${i.finalStates[0]}, server ${i.finalStates[1]}`);
     }
+    if (c.totalIncarnations > shownIncs.length) out.push(`   … ${num(c.totalIncarnations - shownIncs.length)} more incarnation(s)`);
     if (ladders.has(c.id)) {
       out.push('');
       out.push(ladderFor(c, o));
@@ -104,29 +169,20 @@ export function renderInspect(r: InspectReport, o: RenderInspectOptions = {}): s
       out.push(...findingLines(c.findings, o, t0, '   '));
     }
   }
-  if (all.length > wanted.length) {
+  const withFindings = groups.reduce((n, g) => n + g.connections, 0);
+  if (withFindings > all.filter((c) => c.findings.length).length && !o.conns?.length) {
     out.push('');
-    out.push(`(${all.length - wanted.length} more connection(s) without findings not listed: --conn ID or --max-connections N)`);
+    out.push(`(ladders kept for the first ${r.connections.filter((c) => c.findings.length).length} connection(s) with findings: --max-ladders N or --conn ID for others)`);
   }
-  if (wanted.length > ladders.size && (o.maxLadders ?? 20) > 0) {
-    out.push('');
-    out.push(`(ladders drawn for ${ladders.size} of ${wanted.length} connections: --conn ID or --max-ladders N for others)`);
-  }
-  if (r.rates.length) {
-    out.push('');
-    out.push(bold('== connection rates (client -> server:port)'));
-    for (const x of r.rates) {
-      out.push(`   ${x.client} -> ${x.server}: ${x.connections} connection(s) from ${x.distinctClientPorts} port(s) in ${x.spanSec} s, ` +
-        `avg ${x.perSecAvg}/s, peak ${x.perSecPeak}/s; ${x.maxInTimeWait} within ${r.timeWaitMs / 1000} s = ${(x.usage * 100).toFixed(2)}% ` +
-        `of ${x.ports} ephemeral ports -> exhaustion risk ${x.risk}; client closed first in ${x.clientTimeWaits}`);
-    }
-  }
-  const global = r.findings.filter((f) => f.conn === 0);
-  if (global.length) out.push(...findingLines(global, o, t0, '   '));
   out.push('');
-  const counts = new Map<string, number>();
-  for (const f of r.findings) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
-  out.push(bold(`findings: ${r.findings.length}`) + (counts.size ? ` (${[...counts].map(([k, n]) => `${k} ×${n}`).join(', ')})` : ''));
-  if (!o.explain && r.findings.length) out.push('(--explain prints the rule behind each finding)');
+  out.push(bold(`findings: ${num(total + global.length)}`) + (groups.length || global.length ? ` (${[...kindCounts(groups, global)].map(([k, n]) => `${k} ×${num(n)}`).join(', ')})` : ''));
+  if (!o.explain && total) out.push('(--explain prints the rule behind each finding)');
   return out.join('\n');
+}
+
+function kindCounts(groups: readonly FindingGroup[], global: readonly Finding[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const g of groups) m.set(g.kind, (m.get(g.kind) ?? 0) + g.count);
+  for (const f of global) m.set(f.kind, (m.get(f.kind) ?? 0) + 1);
+  return m;
 }

@@ -1,4 +1,5 @@
-// A countdown for waits longer than 2 s, on a terminal only: pipes and --json get nothing.
+// A countdown for waits longer than 2 s, on a terminal only: pipes, --json and TERM=dumb (no line erase)
+// get nothing.
 
 export interface Waiting {
   done(): void;
@@ -7,7 +8,7 @@ export interface Waiting {
 const NOOP: Waiting = { done() {} };
 
 export function countdown(what: string, ms: number, stream: NodeJS.WriteStream = process.stderr): Waiting {
-  if (ms <= 2000 || !stream.isTTY) return NOOP;
+  if (ms <= 2000 || !stream.isTTY || process.env.TERM === 'dumb') return NOOP;
   const end = Date.now() + ms;
   const draw = () => {
     const left = Math.max(0, end - Date.now());

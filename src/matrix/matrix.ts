@@ -3,60 +3,19 @@
 // expectation. A stack that cannot run here is a column that says why.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localStack, type StackInfo } from '../lab/kernel.js';
-import type { Observed } from '../lab/expect.js';
-import { renderText, toJson, type LabResult, type Verdict } from '../lab/report.js';
+import { localStack } from '../lab/kernel.js';
+import { renderText, toJson, type LabResult } from '../lab/report.js';
 import { runLab, type RunOptions } from '../lab/runner.js';
 import type { Lab } from '../lab/types.js';
 import { labUnsupported } from '../lab/placement.js';
 import type { StackFactory } from '../targets/registry.js';
+import type { MatrixResult, MatrixRow, StackColumn } from './types.js';
 
-export interface StackColumn {
-  id: string;
-  title: string;
-  /** Set when the stack ran. */
-  stack?: StackInfo;
-  /** Why the stack did not run (not installed, failed to start...). */
-  unavailable?: string;
-  startMs?: number;
-  /** Labs that cannot run on this stack, with why (lab/placement.ts). */
-  unsupported?: Record<string, string>;
-}
-
-export interface MatrixCell {
-  observed: Observed;
-  verdict: Verdict;
-  expected: string;
-  rule: string;
-  /** pcap and text report (with the ladder) of the case, relative to the output folder. */
-  pcap?: string;
-  report?: string;
-}
-
-export interface MatrixRow {
-  lab: string;
-  case: string;
-  caseTitle: string;
-  check: string;
-  checkTitle: string;
-  /** By stack id; absent: the stack made no such check (e.g. no socket table), or it did not run. */
-  cells: Record<string, MatrixCell>;
-  /** A case that failed with an error on a stack, by stack id. */
-  errors: Record<string, string>;
-  /** A case that cannot run on a stack, with why, by stack id. */
-  notRun?: Record<string, string>;
-}
-
-export interface MatrixResult {
-  schema: 'tcplab.matrix/1';
-  startedAt: string;
-  stacks: StackColumn[];
-  /** The labs asked for, in order. */
-  labs: string[];
-  rows: MatrixRow[];
-  /** Full lab reports per stack (tcplab.report/1 shape). */
-  reports: Record<string, ReturnType<typeof toJson>>;
-}
+export type { MatrixCell, MatrixResult, MatrixRow, StackColumn } from './types.js';
+// The renderers live beside the runner; re-exported so callers need one import.
+export { matrixMarkdown } from './markdown.js';
+export { matrixHtml } from './html.js';
+export { differingRows } from './view.js';
 
 export interface MatrixOptions {
   /** Output folder for pcaps and per-stack text reports. undefined: none. */
@@ -184,47 +143,4 @@ function toRows(labs: readonly Lab[], results: Record<string, LabResult[]>, outD
     }
   }
   return [...rows.values()];
-}
-
-function cellText(c: MatrixCell | undefined, col: StackColumn, links: boolean): string {
-  if (col.unavailable) return 'unavailable';
-  if (!c) return '—';
-  let t = typeof c.observed === 'string' ? c.observed : JSON.stringify(c.observed);
-  if (c.verdict === 'DIFFERS') t += ` **DIFFERS** (expected ${c.expected})`;
-  else if (c.verdict === 'ERROR') t += ` (${c.rule === 'none' ? 'no expectation' : 'ERROR'})`;
-  if (links && c.pcap) t += ` [pcap](${c.pcap})`;
-  if (links && c.report) t += ` [ladder](${c.report})`;
-  return t.replace(/\|/g, '\\|');
-}
-
-/** The matrix as Markdown: one table per lab, a legend of the stacks (with why one did not run). */
-export function matrixMarkdown(m: MatrixResult, opts: { links?: boolean } = {}): string {
-  const links = opts.links ?? true;
-  const out: string[] = [];
-  out.push('Stacks:');
-  for (const s of m.stacks) {
-    out.push(`- **${s.id}**: ${s.title}${s.stack ? ` — ${s.stack.os} ${s.stack.release}${s.startMs !== undefined ? `, ready in ${(s.startMs / 1000).toFixed(1)} s` : ''}` : ''}${s.unavailable ? ` — **unavailable: ${s.unavailable}**` : ''}`);
-  }
-  const labs = [...new Set([...(m.labs ?? []), ...m.rows.map((r) => r.lab)])];
-  for (const lab of labs) {
-    out.push('', `### lab:${lab}`, '');
-    const not = m.stacks.filter((s) => s.unsupported?.[lab]);
-    for (const s of not) out.push(`lab:${lab} did not run on ${s.id}: ${s.unsupported![lab]}.`);
-    if (not.length) out.push('');
-    out.push(`| case | check | ${m.stacks.map((s) => s.id).join(' | ')} |`);
-    out.push(`|---|---|${m.stacks.map(() => '---').join('|')}|`);
-    let lastCase = '';
-    for (const r of m.rows.filter((x) => x.lab === lab)) {
-      const cells = m.stacks.map((s) => (s.unsupported?.[lab] ? `n/a (${s.unsupported[lab]!.replace(/\|/g, '\\|').slice(0, 80)})` : r.check === '(case)' ? (s.unavailable ? 'unavailable' : r.notRun?.[s.id] ? `n/a (${r.notRun[s.id]!.replace(/\|/g, '\\|').slice(0, 80)})` : r.errors[s.id] ? `ERROR: ${r.errors[s.id]!.replace(/\|/g, '\\|').slice(0, 120)}` : '—') : cellText(r.cells[s.id], s, links)));
-      // A case's title heads its first row only: the table reads as groups of checks.
-      out.push(`| ${r.case === lastCase ? '' : r.caseTitle} | ${r.checkTitle} | ${cells.join(' | ')} |`);
-      lastCase = r.case;
-    }
-  }
-  return out.join('\n') + '\n';
-}
-
-/** Rows where at least two stacks that ran observed different values. */
-export function differingRows(m: MatrixResult): MatrixRow[] {
-  return m.rows.filter((r) => new Set(Object.values(r.cells).map((c) => JSON.stringify(c.observed))).size > 1);
 }

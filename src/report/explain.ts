@@ -49,8 +49,9 @@ export const EXPLAIN: Readonly<Record<ExplainId, Explanation>> = {
     id: 'tw-reuse',
     title: 'Client reused its own TIME-WAIT 4-tuple',
     text: 'The side that was in TIME-WAIT opened a new connection on the same 4-tuple before TIME-WAIT ended: ' +
-      'Linux allows it for outgoing connections with net.ipv4.tcp_tw_reuse when the TIME-WAIT socket\'s last ' +
-      'timestamp is more than 1 s old, relying on timestamps (PAWS) to keep old duplicates out.',
+      'Linux allows it in tcp_twsk_unique(): for a port connect() picks itself with net.ipv4.tcp_tw_reuse when the ' +
+      'TIME-WAIT socket\'s last timestamp is from an earlier second, for a port bound explicitly (SO_REUSEADDR) ' +
+      'whenever the TIME-WAIT saw timestamps, relying on timestamps (PAWS) to keep old duplicates out.',
     rules: ['tcp_twsk_unique()', 'net.ipv4.tcp_tw_reuse', 'RFC 7323 §5 (PAWS)', 'RFC 6191'],
   },
   'challenge-ack': {
@@ -86,10 +87,10 @@ export const EXPLAIN: Readonly<Record<ExplainId, Explanation>> = {
   'port-exhaustion': {
     id: 'port-exhaustion',
     title: 'Ephemeral port exhaustion risk',
-    text: 'Each connection the client closes first holds its local port in TIME-WAIT for about 60 s, so one ' +
-      '(client, server, server port) triple sustains at most about ports/60 new connections per second before ' +
-      'connect() fails with EADDRNOTAVAIL.',
-    rules: ['RFC 6056', 'net.ipv4.ip_local_port_range', 'TCP_TIMEWAIT_LEN (60 s)', 'tcp_twsk_unique()'],
+    text: 'Each connection the client closes first holds its local port in TIME-WAIT for about 60 s (unless the ' +
+      'port is reused while its TIME-WAIT lives); when every port of the range is in TIME-WAIT towards one ' +
+      '(server, server port), __inet_hash_connect() finds none and connect() fails with EADDRNOTAVAIL.',
+    rules: ['RFC 6056', 'net.ipv4.ip_local_port_range', 'TCP_TIMEWAIT_LEN (60 s)', '__inet_hash_connect()', '__inet_check_established()', 'tcp_twsk_unique()'],
   },
 };
 

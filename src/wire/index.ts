@@ -7,3 +7,4 @@ export * from './pcap.js';
 export * from './match.js';
 export * from './netns.js';
 export * from './wire.js';
+export * from './crafted.js';

@@ -17,10 +17,17 @@ export function packageRoot(): string {
   }
 }
 
+/**
+ * TCPLAB_ADDON, else the local build (build/Release, what `npm run build` makes), else the prebuilt N-API
+ * binary shipped in the package (prebuilds/linux-x64, made by prebuildify on `npm pack`).
+ */
 export function addonPath(): string {
   const fromEnv = process.env.TCPLAB_ADDON;
   if (fromEnv) return resolve(fromEnv);
-  return join(packageRoot(), 'build', 'Release', 'tcplab.node');
+  const root = packageRoot();
+  const built = join(root, 'build', 'Release', 'tcplab.node');
+  const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'tcplab.node');
+  return existsSync(built) || !existsSync(prebuilt) ? built : prebuilt;
 }
 
 let cached: NativeAddon | undefined;

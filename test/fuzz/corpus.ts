@@ -26,8 +26,8 @@ export interface Corpus {
 }
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-// From dist/test/fuzz the repository is two levels further up.
-const repoRoot = (): string => (ROOT.endsWith('/dist/') ? ROOT.slice(0, -'dist/'.length) : ROOT);
+// From dist-test/test/fuzz the repository is two levels further up.
+const repoRoot = (): string => (ROOT.endsWith('/dist-test/') ? ROOT.slice(0, -'dist-test/'.length) : ROOT);
 
 export const SEED_DIRS = ['test/fixtures', 'test/fuzz/corpus'];
 

@@ -5,6 +5,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptureFormatError, inspectFile, inspectToJson, renderInspect } from '../../src/inspect/index.js';
+import { BatchLink, decodeBatch, O, OUT_STRIDE } from '../../src/wire/batch.js';
 import { decode, encode, toSpec } from '../../src/wire/segment.js';
 import type { DecodeResult, LinkType } from '../../src/wire/types.js';
 import type { Corpus } from './corpus.js';
@@ -61,6 +62,19 @@ export function checkShape(r: DecodeResult, frame: Uint8Array): string | undefin
   return undefined;
 }
 
+const batchOut = new Uint32Array(OUT_STRIDE);
+
+/** The batch decoder (inspect's hot path) on the same frame: never reads outside it; agrees where decode() succeeds. */
+function batchDisagrees(frame: Uint8Array, link: LinkType, r: DecodeResult): string | undefined {
+  const code = link === 'ethernet' ? BatchLink.ethernet : link === 'sll' ? BatchLink.sll : BatchLink.raw;
+  decodeBatch(frame, new Uint32Array([0, frame.length, code]), 1, batchOut);
+  if (!r.ok) return undefined;
+  const s = r.segment;
+  const got = [batchOut[O.status], batchOut[O.sport], batchOut[O.dport], batchOut[O.seq], batchOut[O.ack], batchOut[O.flags], batchOut[O.len]];
+  const want = [0, s.sport, s.dport, s.seq, s.ack, s.flagBits, s.payload.length];
+  return got.every((v, i) => v === want[i]) ? undefined : `decodeBatch ${JSON.stringify(got)} != decode ${JSON.stringify(want)}`;
+}
+
 /** One frame: decode must return a well-formed result; a decoded segment must encode again. */
 export function fuzzOneFrame(frame: Uint8Array, link: LinkType, offloaded: boolean): { ok: boolean; problem?: string } {
   let r: DecodeResult;
@@ -69,7 +83,7 @@ export function fuzzOneFrame(frame: Uint8Array, link: LinkType, offloaded: boole
   } catch (e) {
     return { ok: false, problem: `decode threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
   }
-  const bad = checkShape(r, frame);
+  const bad = checkShape(r, frame) ?? batchDisagrees(frame, link, r);
   if (bad) return { ok: false, problem: bad };
   if (r.ok) {
     try {

@@ -1,7 +1,7 @@
 // The fault-injection campaign: `runs` kills spread over every non-slow lab of labs/index.ts (one short
 // case each), signals in turn SIGINT, SIGTERM, SIGKILL (+ tcplab clean), at a random moment within the
 // case's expected length. Root sysctls are compared before/after the whole campaign.
-//   node dist/test/fuzz/killmany.js [--runs 50] [--seed 1]
+//   node dist-test/test/fuzz/killmany.js [--runs 50] [--seed 1]
 import { parseArgs } from 'node:util';
 import { allLabs } from '../../labs/index.js';
 import { killRun, NOTHING, rootSysctls, sysctlDiff, type KillResult, type Sig } from './killrun.js';

@@ -11,7 +11,7 @@ import { isAlive, readJournals } from '../../src/testbed/journal.js';
 import { journalPath, RUN_DIR, runIdOf } from '../../src/testbed/names.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const repoRoot = ROOT.endsWith('/dist/') ? ROOT.slice(0, -'dist/'.length) : ROOT;
+const repoRoot = ROOT.endsWith('/dist-test/') ? ROOT.slice(0, -'dist-test/'.length) : ROOT;
 export const CLI = join(repoRoot, 'dist/src/cli.js');
 
 export type Sig = 'SIGINT' | 'SIGTERM' | 'SIGKILL';

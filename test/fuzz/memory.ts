@@ -1,5 +1,5 @@
 // Resident memory over a long capture and many sends (run by hand, minutes; not a CI test):
-//   node --expose-gc dist/test/fuzz/memory.js [--packets 10000000] [--sends 1000000] [--wire 1000000]
+//   node --expose-gc dist-test/test/fuzz/memory.js [--packets 10000000] [--sends 1000000] [--wire 1000000]
 // The C AF_PACKET baseline (bench/c/sendmmsg.c) floods tx -> rx; on rx we read with
 //   1. openCapture countOnly (native drain, nothing to JS),
 //   2. openCapture + decode() of every packet (the decode path: RawCaptured objects, then Segments),

@@ -1,6 +1,6 @@
 // Fuzz driver: splits N frames and M capture files into chunks, runs them in `workers` child processes
 // (a crash or hang of the native decoder kills one child, not the driver, and names the chunk to replay).
-//   node dist/test/fuzz/run.js [--frames N] [--files M] [--workers W] [--seed S] [--chunk C]
+//   node dist-test/test/fuzz/run.js [--frames N] [--files M] [--workers W] [--seed S] [--chunk C]
 // The same child runs against the ASan build when TCPLAB_ADDON and LD_PRELOAD are set (.ci/sanitize).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,8 +39,8 @@ export interface FuzzReport {
 }
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const repoRoot = ROOT.endsWith('/dist/') ? ROOT.slice(0, -'dist/'.length) : ROOT;
-export const CHILD = join(repoRoot, 'dist/test/fuzz/child.js');
+const repoRoot = ROOT.endsWith('/dist-test/') ? ROOT.slice(0, -'dist-test/'.length) : ROOT;
+export const CHILD = join(repoRoot, 'dist-test/test/fuzz/child.js');
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const workers = o.workers ?? 2;

@@ -1,5 +1,5 @@
 // CI fuzz run: 10^6 random and mutated frames through decode() (+ encode of what decoded) and 5000 mutated
-// pcap/pcapng files through inspectFile(), in two child processes. Bigger runs: node dist/test/fuzz/run.js.
+// pcap/pcapng files through inspectFile(), in two child processes. Bigger runs: node dist-test/test/fuzz/run.js.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { CHILD, runFuzz, summary } from '../fuzz/run.js';
@@ -28,7 +28,7 @@ describe('decoder and inspect fuzzing', () => {
   });
 
   it('10^6 frames and 5000 capture files: no crash, no hang, no escaping exception, each input within its bound', async () => {
-    expect(existsSync(CHILD), `${CHILD}: run npx tsc -p tsconfig.build.json`).toBe(true);
+    expect(existsSync(CHILD), `${CHILD}: run npx tsc -p tsconfig.fuzz.json (npm test does)`).toBe(true);
     const r = await runFuzz({ frames: 1_000_000, files: 5000, workers: 2, seed: Number(process.env.TCPLAB_FUZZ_SEED ?? 1) });
     console.log(summary(r));
     expect(r.deaths).toEqual([]);

@@ -1,7 +1,7 @@
 // Fault injection on the real CLI: every non-slow lab (one short case) killed at random moments with
 // SIGINT, SIGTERM and SIGKILL (+ tcplab clean). Nothing of the run may remain and the root namespace's
 // sysctls must be byte-identical. CI runs 3 kills per lab; the 50-run campaign is
-// `node dist/test/fuzz/killmany.js --runs 50`.
+// `node dist-test/test/fuzz/killmany.js --runs 50`.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { requireRoot } from '../helpers/root.js';

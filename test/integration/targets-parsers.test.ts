@@ -116,11 +116,11 @@ describe('matrix Markdown', () => {
   };
   it('has a column per stack, DIFFERS where a stack differs from its expectation, and says why a stack did not run', () => {
     const md = matrixMarkdown(m);
-    expect(md).toContain('| case | check | a | b | c |');
-    expect(md).toContain('| case x | the answer | SYN-ACK [pcap](a/l-x.pcap) | RST **DIFFERS** (expected "ACK") | unavailable |');
-    // The case title heads its first row only; titles are not escaped, cells are.
-    expect(md).toContain('\n|  | a|b | TIME-WAIT | — | unavailable |');
-    expect(md).toContain('| TIME-WAIT | — | unavailable |');
+    expect(md).toContain('| case / check | a | b | c |');
+    // The case's row carries the links once; the check rows hold the values (titles escaped too).
+    expect(md).toContain('| **case x** | [pcap](a/l-x.pcap) |  |  |');
+    expect(md).toContain('| the answer | SYN-ACK | **DIFFERS**: RST (expected "ACK") | unavailable |');
+    expect(md).toContain('\n| a\\|b | TIME-WAIT | — | unavailable |');
     expect(md).toContain('**unavailable: runsc is not installed**');
     expect(differingRows(m).map((r) => r.check)).toEqual(['answer']);
   });

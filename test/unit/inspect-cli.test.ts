@@ -42,12 +42,18 @@ describe('tcplab inspect (command)', () => {
     expect(none.stdout).not.toContain('== connection 1');
   });
 
-  it('unreadable captures: exit 1 with file and offset; usage errors: exit 2', async () => {
+  it('truncated captures: read up to the damage, warned with the offset; unreadable: exit 1; usage errors: exit 2', async () => {
     const bad = join(dir, 'bad.pcapng');
     writeFileSync(bad, readFileSync(fx('inspect-twreuse.pcapng')).subarray(0, 500));
     const r = await run(bad);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`capture ${bad}: truncated: block of type 0x6 needs \\d+ bytes, \\d+ left \\(at byte offset \\d+\\)`));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`tcplab inspect: ${bad}: truncated: the last block needs \\d+ bytes, \\d+ left at byte offset \\d+: read the \\d+ frame\\(s\\) before it`));
+    expect(r.stdout).toMatch(/^warning: truncated/m);
+    const garbage = join(dir, 'garbage.pcap');
+    writeFileSync(garbage, 'not a capture');
+    const g = await run(garbage);
+    expect(g.code).toBe(1);
+    expect(g.stderr).toMatch(new RegExp(`capture ${garbage}: not a pcap or pcapng capture \\(magic 0x[0-9a-f]+\\) \\(at byte offset 0\\)`));
     expect((await run(join(dir, 'missing.cap'))).code).toBe(1);
     expect((await run()).code).toBe(2);
     expect((await run(fx('inspect-twserver.cap'), '--time-wait', 'soon')).stderr).toMatch(/--time-wait: must be a number/);
