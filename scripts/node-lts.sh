@@ -32,7 +32,7 @@ if [ ! -f "$SRC/build/Release/tcplab.node" ] || [ -n "$(find native binding.gyp 
   ROOT=$(pwd); ABS_NODE=$(cd "$(dirname "$NODE")" && pwd)/node
   (cd "$SRC" && PATH="$(dirname "$ABS_NODE"):$PATH" "$ABS_NODE" "$ROOT/node_modules/node-gyp/bin/node-gyp.js" rebuild --nodedir="$HEADERS" >/dev/null)
 fi
-export TCPLAB_ADDON="$SRC/build/Release/tcplab.node"
+export TCPLAB_ADDON="$(cd "$SRC" && pwd)/build/Release/tcplab.node"
 "$NODE" -e "const a=require(process.env.TCPLAB_ADDON); if (a.abiVersion!==1) process.exit(1)"
 echo "node-lts: addon built with node $("$NODE" --version) headers: $TCPLAB_ADDON"
 
