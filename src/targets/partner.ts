@@ -53,6 +53,44 @@ export interface SubjectSide {
   forget?(addr: string): Promise<void>;
 }
 
+/**
+ * The subject of a partner session on a target kernel: its host named after the lab's role, with the
+ * peers it starts and the sysctls it sets put back by `restore`. One shape for every target (QEMU, ssh).
+ */
+export function subjectSide(o: {
+  name: string;
+  kind: string;
+  addr: string;
+  sysctl: LabHost['sysctl'] & { restore(): Promise<void> };
+  counters: LabHost['counters'];
+  sockets: LabHost['sockets'];
+  peer: () => Promise<PeerClient>;
+  forget?: (addr: string) => Promise<void>;
+}): SubjectSide {
+  const peers = new Set<PeerClient>();
+  const host: LabHost = {
+    name: o.name,
+    kind: o.kind,
+    sysctl: o.sysctl,
+    counters: o.counters,
+    sockets: o.sockets,
+    peer: async () => {
+      const p = await o.peer();
+      peers.add(p);
+      return p;
+    },
+  };
+  return {
+    host,
+    addr: o.addr,
+    restore: async () => {
+      await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
+      await o.sysctl.restore();
+    },
+    ...(o.forget ? { forget: o.forget } : {}),
+  };
+}
+
 export class PartnerAllocator {
   private seq = 0;
   private readonly hosts: readonly number[];

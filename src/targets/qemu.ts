@@ -28,8 +28,8 @@ import { GuestChannel } from './guest-channel.js';
 import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import { consolePath, failedMarker, Qmp, readFailedMarker, removeStale, saveSnapshot, SNAPSHOT_FD, snapshotKey, snapshotPath, writeAtomic } from './qemu-snapshot.js';
-import { PartnerAllocator } from './partner.js';
-import type { LabHost, LabTarget, PartnerSession, ProbeSession, TargetHost } from './target.js';
+import { PartnerAllocator, subjectSide } from './partner.js';
+import type { LabTarget, PartnerSession, ProbeSession, TargetHost } from './target.js';
 
 export interface QemuOptions {
   /** Where guest/build.sh put vmlinux or vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest (6.1). */
@@ -404,25 +404,16 @@ export class QemuTarget implements LabTarget {
    */
   async partner(roles: { subject: string; partner: string }, filter: Match = {}): Promise<PartnerSession> {
     const ch = this.host.channel;
-    const sysctl = new GuestSysctl(ch);
-    const peers = new Set<PeerClient>();
-    const subject: LabHost = {
+    const subject = subjectSide({
       name: roles.subject,
       kind: 'vm',
-      sysctl,
+      addr: this.host.addrV4,
+      sysctl: new GuestSysctl(ch),
       counters: () => this.host.counters(),
       sockets: (f) => this.host.sockets(f),
-      peer: async () => {
-        const p = await ch.peer();
-        peers.add(p);
-        return p;
-      },
-    };
-    const restore = async () => {
-      await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
-      await sysctl.restore();
-    };
-    const s = await this.partners.open(roles, { host: subject, addr: this.host.addrV4, restore }, this.stack, filter);
+      peer: () => ch.peer(),
+    });
+    const s = await this.partners.open(roles, subject, this.stack, filter);
     const tracked: PartnerSession = {
       ...s,
       dispose: async () => {

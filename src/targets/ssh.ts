@@ -31,8 +31,8 @@ import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
 import { Wire } from '../wire/wire.js';
 import { freebsdArpDelete, freebsdArpSet, parseFreebsdIfconfig, type IfAddr } from './freebsd.js';
-import { PartnerAllocator } from './partner.js';
-import { UnsupportedTargetError, type LabHost, type LabTarget, type PartnerSession, type ProbeSession, type TargetFactory } from './target.js';
+import { PartnerAllocator, subjectSide } from './partner.js';
+import { UnsupportedTargetError, type LabTarget, type PartnerSession, type ProbeSession, type TargetFactory } from './target.js';
 
 export interface SshTargetOptions {
   /** ssh destination: a Host alias of sshConfig ('freebsd') or user@host. */
@@ -433,19 +433,20 @@ export class SshTarget implements LabTarget {
     if (this.disposed) throw new Error(`${this.id}: disposed`);
     const { alloc } = await this.linkPartner();
     const sysctl = this.host.newSysctl();
-    const peers = new Set<PeerClient>();
-    const subject: LabHost = {
+    const subject = subjectSide({
       name: roles.subject,
       kind: 'ssh',
+      addr: this.remote.addr,
       sysctl,
       counters: () => this.host.counters(),
       sockets: (f) => this.host.sockets(f),
-      peer: async () => {
-        const p = await this.host.peer();
-        peers.add(p);
-        return p;
+      peer: () => this.host.peer(),
+      // The VM may still map the address to an earlier run's namespace (its MAC is gone): forget it.
+      forget: async (a: string) => {
+        const [c, ...args] = this.host.priv(['ip', 'neigh', 'del', a, 'dev', this.remote.ifname]);
+        await this.host.exec(c!, args); // no entry is fine
       },
-    };
+    });
     let session: PartnerSession | undefined;
     // Tracked like a probe session, so the exit hook still puts the VM's sysctls back.
     const st: SessionState = {
@@ -458,20 +459,11 @@ export class SshTarget implements LabTarget {
       },
     };
     this.sessions.add(st);
-    const restore = async () => {
-      await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
-      await sysctl.restore();
-    };
     try {
-      // The VM may still map the address to an earlier run's namespace (its MAC is gone): forget it.
-      const forget = async (a: string) => {
-        const [c, ...args] = this.host.priv(['ip', 'neigh', 'del', a, 'dev', this.remote.ifname]);
-        await this.host.exec(c!, args); // no entry is fine
-      };
-      session = await alloc.open(roles, { host: subject, addr: this.remote.addr, restore, forget }, this.stack, filter);
+      session = await alloc.open(roles, subject, this.stack, filter);
     } catch (e) {
       this.sessions.delete(st);
-      await restore().catch(() => undefined);
+      await subject.restore().catch(() => undefined);
       throw e;
     }
     const s = session;
