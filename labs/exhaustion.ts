@@ -234,9 +234,16 @@ const moreTuples: LabCase = {
     const { result: o, moved } = await counting(e.p.a, () => run(e, dsts, 'client', MANY, true));
     ctx.note('client', `${o.ok} connections, then connect() -> ${o.failure ?? 'no failure'}`);
     const tws = await timeWaits(e.p.a);
+    // Per destination, which client ports it got and how many TIME-WAITs it holds now: when the total is
+    // off, this says which 4-tuple was free again (a TIME-WAIT gone early) or which connect() failed early.
+    const byDst = dsts.map((d) => {
+      const held = tws.filter((s) => s.peer.addr === d.addr && s.peer.port === d.port).length;
+      return `${d.addr}:${d.port} ${held} TIME-WAIT`;
+    });
     ctx.check({
       id: 'connections',
       title: `connections before connect() fails, with ${dsts.length} server (address, port) pairs`,
+      explain: `client ports in order: ${o.ports.join(' ')}; now ${byDst.join(', ')}`,
       expect: { linux: [{ versions: '*', expect: dsts.length * PORTS, because: '__inet_hash_connect() checks uniqueness per 4-tuple (__inet_check_established): a port in TIME-WAIT toward one server address and port is free toward another' }] },
       observed: o.ok,
       packets: syns(e, e.p.aAddr),
