@@ -1,4 +1,5 @@
 // Shared set-up for labs: a testbed owned by the case, sysctls pinned and reported, a capture registered.
+import type { Endpoint } from '../src/wire/types.js';
 import { Testbed } from '../src/testbed/testbed.js';
 import type { Impairment } from '../src/testbed/host.js';
 import type { ImpairSpec } from '../src/testbed/impair.js';
@@ -472,7 +473,6 @@ export async function liveness(ctx: CaseContext, p: Probe, conn: CraftedConn, fi
   return { state: finProbeState(reply), sockets: [`(no socket table: asked with a retransmitted FIN, seq ${finSeq}; ${FIN_ACK}, a closed 4-tuple answers RST)`], packets: [fin, reply].filter((x): x is PacketRecord => !!x) };
 }
 
-export type Endpoint = { addr: string; port: number };
 
 export interface CraftedClient {
   /** The server application's peer, and its accepted socket. */

@@ -8,10 +8,10 @@ import { runLab } from './lab/runner.js';
 import { renderText, toJson, type LabResult } from './lab/report.js';
 import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
-import { cmdInspect, INSPECT_USAGE } from './inspect/cli.js';
+import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
-import { cmdMatrix, runOnTarget } from './matrix/command.js';
+import { cmdMatrix, runOnTarget } from './cli/matrix.js';
 import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './lab/placement.js';
 import { packageRoot } from './wire/native.js';
@@ -290,7 +290,7 @@ async function cmdClean(argv: string[]): Promise<number> {
 }
 
 async function runInspect(argv: string[]): Promise<number> {
-  // inspect parses its own flags (src/inspect/cli.ts); checked here first so that help and bad flags
+  // inspect parses its own flags (src/cli/inspect.ts); checked here first so that help and bad flags
   // behave as for every other command.
   parseCommand('inspect', argv, optionsFromUsage(INSPECT_USAGE, { color: { type: 'boolean' }, 'no-color': { type: 'boolean' } }));
   const code = await cmdInspect(argv, {

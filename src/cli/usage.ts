@@ -1,6 +1,6 @@
 // The help texts: one per command, so `tcplab help CMD` and `tcplab CMD --help` print just that command.
-import { INSPECT_USAGE } from '../inspect/cli.js';
-import { MATRIX_USAGE } from '../matrix/command.js';
+import { INSPECT_USAGE } from './inspect.js';
+import { MATRIX_USAGE } from './matrix.js';
 import { STACKS } from '../targets/registry.js';
 
 const LIST = `  tcplab list                       the labs and their cases, and where each can run`;

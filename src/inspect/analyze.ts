@@ -2,7 +2,7 @@
 // packets (a lab case's, for ladders and --explain notes). Streaming captures go through index.ts.
 import type { PacketRecord } from '../lab/packets.js';
 import { tsOption } from '../lab/packets.js';
-import { explain } from '../report/explain.js';
+import { explain } from '../lab/explain.js';
 import { formatFlags } from '../wire/flags.js';
 import type { Segment, TcpOption } from '../wire/types.js';
 import { stStates, Tracker, type Endpoint, type FindingKind, type IncSummary, type Pkt, type RawFinding, type TcpState, type TrackerSink } from './track.js';

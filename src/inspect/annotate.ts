@@ -2,7 +2,7 @@
 // TIME-WAIT events as ladder notes (with the rule, for --explain).
 import type { LadderColumn } from '../lab/ladder.js';
 import type { NoteRecord, PacketRecord } from '../lab/packets.js';
-import { explainLine } from '../report/explain.js';
+import { explainLine } from '../lab/explain.js';
 import { analyze, findingExplanation, type Finding, type InspectPacket, type TcpState } from './analyze.js';
 
 export interface Annotations {

@@ -2,9 +2,10 @@
 // (as if captured between the two), its incarnations, and the TIME-WAIT events tcplab is about. Works on
 // flat packets (Pkt) so a capture of millions can stream through it; what it keeps is bounded: the last
 // few packets (context for a finding), and all packets only for connections that will be drawn.
+import type { Endpoint } from '../wire/types.js';
 import type { PacketRecord } from '../lab/packets.js';
 import { seqAdd, seqAfterEq, seqDiff, tsBefore, tsDiff } from '../wire/seq.js';
-import type { ExplainId } from '../report/explain.js';
+import type { ExplainId } from '../lab/explain.js';
 
 export type TcpState =
   | 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RCVD' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2'
@@ -48,10 +49,7 @@ export const STATES: readonly TcpState[] = ['CLOSED', 'LISTEN', 'SYN-SENT', 'SYN
 const CODE = new Map(STATES.map((s, i) => [s, i]));
 export const stStates = (st: number): [TcpState, TcpState] => [STATES[st >> 4]!, STATES[st & 15]!];
 
-export interface Endpoint {
-  addr: string;
-  port: number;
-}
+export type { Endpoint };
 export const epStr = (e: Endpoint) => (e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`);
 
 /** An incarnation's summary (times in ns since the capture start). */

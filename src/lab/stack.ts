@@ -8,6 +8,7 @@
 // - partner(): the stack is one kernel-socket host of a two-host lab (the subject) and the other role runs
 //   in a namespace of this machine (the partner), joined to it by the target's link. Targets that cannot
 //   offer it say why (TargetFactory.linkUnsupported).
+import { UnsupportedError as UnsupportedTargetError } from '../testbed/unsupported.js';
 import type { PeerClient } from '../peer/client.js';
 import type { Counters } from '../testbed/counters.js';
 import type { Impairment, SocketFilter, SysctlApi } from '../testbed/host.js';
@@ -56,12 +57,8 @@ export function emptyCounters(): Counters {
   return { TcpExt: {}, IpExt: {}, Tcp: {}, Ip: {} };
 }
 
-export class UnsupportedTargetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedTargetError';
-  }
-}
+/** A target (or its host) cannot do what a lab asks: the testbed's UnsupportedError, under the name targets use. */
+export { UnsupportedTargetError };
 
 export interface ProbeSession extends AsyncDisposable {
   readonly host: TargetHost;

@@ -30,6 +30,7 @@ import { parseProcNetTcp } from './proc-net-tcp.js';
 import { consolePath, failedMarker, Qmp, readFailedMarker, removeStale, saveSnapshot, SNAPSHOT_FD, snapshotKey, snapshotPath, writeAtomic } from './qemu-snapshot.js';
 import { PartnerAllocator, subjectSide } from './partner.js';
 import type { LabTarget, PartnerSession, ProbeSession, TargetHost } from './target.js';
+import { runSubnet } from '../testbed/names.js';
 
 export interface QemuOptions {
   /** Where guest/build.sh put vmlinux or vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest (6.1). */
@@ -138,11 +139,6 @@ export class QemuHost implements TargetHost {
   }
 }
 
-function nth24(runId: string): string {
-  // The same 198.18.0.0/15 plan as the testbed: the run id picks one of 512 /24s.
-  const n = (198 << 24 >>> 0) + (18 << 16) + (parseInt(runId, 16) % 512) * 256;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255].join('.');
-}
 
 /** How a QemuTarget's guest came up. */
 export interface QemuBoot {
@@ -262,7 +258,8 @@ export class QemuTarget implements LabTarget {
       const prober = tb.host('prober');
       const ns = prober.netns;
       const tap = `tcplab-${tb.runId}q`;
-      const net = nth24(tb.runId);
+      // The testbed's address plan: the prober has no links, so the run's first /24 is free for the tap.
+      const net = runSubnet(tb.runId).replace(/\.0$/, '');
       const [tapAddr, guestAddr] = [`${net}.1`, `${net}.2`];
       assertSafe('qemu guest address', guestAddr);
       await must('ip', ['-n', ns, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);

@@ -30,7 +30,7 @@ import { SshHost, type SshSysctl } from '../testbed/ssh-host.js';
 import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
 import { Wire } from '../wire/wire.js';
-import { freebsdArpDelete, freebsdArpSet, parseFreebsdIfconfig, type IfAddr } from './freebsd.js';
+import { freebsdArpDelete, freebsdArpSet, parseFreebsdIfconfig, type IfAddr } from '../testbed/freebsd.js';
 import { PartnerAllocator, subjectSide } from './partner.js';
 import { UnsupportedTargetError, type LabTarget, type PartnerSession, type ProbeSession, type TargetFactory } from './target.js';
 

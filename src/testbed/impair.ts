@@ -26,13 +26,7 @@ export interface ImpairSpec {
   delayMs?: number;
 }
 
-export class UnsupportedError extends Error {
-  readonly code = 'EUNSUPPORTED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedError';
-  }
-}
+export { UnsupportedError } from './unsupported.js';
 
 const FLAG_MASK = '(fin|syn|rst|psh|ack|urg)';
 

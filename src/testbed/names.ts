@@ -44,3 +44,14 @@ export function runIdOf(name: string): string | undefined {
   const m = /^tcplab-([0-9a-f]{6})/.exec(name);
   return m?.[1];
 }
+
+/** The address plan: 198.18.0.0/15 holds 512 /24s; a run's links take consecutive ones from where its id points. */
+export function subnetIndex(runId: string, link = 0): number {
+  return (parseInt(runId, 16) + link) % 512;
+}
+
+/** The run's `link`-th /24 as a network address, e.g. '198.19.4.0'. */
+export function runSubnet(runId: string, link = 0): string {
+  const n = (((198 << 24) >>> 0) + (18 << 16) + subnetIndex(runId, link) * 256) >>> 0;
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, 0].join('.');
+}

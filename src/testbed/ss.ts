@@ -11,7 +11,7 @@ const STATES: Readonly<Record<string, TcpState>> = {
   'CLOSE-WAIT': 'CLOSE-WAIT', 'LAST-ACK': 'LAST-ACK', LISTEN: 'LISTEN', CLOSING: 'CLOSING', UNKNOWN: 'UNKNOWN',
 };
 
-export interface Endpoint {
+export interface SocketEndpoint {
   /** '198.18.0.1', '2001:2::1', '*' (any) */
   addr: string;
   /** null for '*' */
@@ -35,8 +35,8 @@ export interface SocketEntry {
   state: TcpState;
   recvQ: number;
   sendQ: number;
-  local: Endpoint;
-  peer: Endpoint;
+  local: SocketEndpoint;
+  peer: SocketEndpoint;
   timer?: SocketTimer;
   /** key:value pairs of the tcp_info line (rto, rtt, cwnd, retrans, ...), as text. */
   info: Record<string, string>;
@@ -58,7 +58,7 @@ export function parseSsDuration(s: string): number | undefined {
   return Number(m[1] ?? 0) * 60_000 + Number(m[2] ?? 0) * 1000 + Number(m[4] ?? 0);
 }
 
-export function parseEndpoint(s: string): Endpoint | undefined {
+export function parseEndpoint(s: string): SocketEndpoint | undefined {
   const i = s.lastIndexOf(':');
   if (i <= 0) return undefined;
   let host = s.slice(0, i);

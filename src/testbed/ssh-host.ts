@@ -17,7 +17,7 @@ import { inNetns, run, runSync, type ExecResult } from './exec.js';
 import { filterSockets, type SocketFilter, type SysctlApi } from './host.js';
 import { parseSs, type SocketEntry } from './ss.js';
 import type { SysctlValue } from './sysctl.js';
-import { freebsdSysctlKeys, freebsdSysctlRead, freebsdSysctlWrites, parseFreebsdNetstat, parseFreebsdTcpStats } from '../targets/freebsd.js';
+import { freebsdSysctlKeys, freebsdSysctlRead, freebsdSysctlWrites, parseFreebsdNetstat, parseFreebsdTcpStats } from './freebsd.js';
 
 const SYSCTL_WITH_SBIN = 'PATH="$PATH:/sbin:/usr/sbin" exec sysctl "$@"';
 

@@ -5,7 +5,7 @@ import { inNetns, must, run, runSync } from './exec.js';
 import { NetnsHost } from './host.js';
 import { track, untrack } from './hooks.js';
 import { Journal } from './journal.js';
-import { checkHostName, checkRunId, netnsName, newRunId, nftTable, vethName } from './names.js';
+import { checkHostName, checkRunId, netnsName, newRunId, nftTable, runSubnet, subnetIndex, vethName } from './names.js';
 import { assertSafe } from './safety.js';
 
 export interface TestbedOptions {
@@ -57,11 +57,6 @@ class Aborted extends Error {
   }
 }
 
-function nth24(base: string, i: number): string {
-  const o = base.split('.').map(Number) as [number, number, number, number];
-  const n = ((o[0] << 24) >>> 0) + (o[1] << 16) + (o[2] << 8) + i * 256;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, 0].join('.');
-}
 function hostAddr(net: string, h: number): string {
   return net.replace(/\.0$/, `.${h}`);
 }
@@ -93,8 +88,7 @@ export class Testbed implements AsyncDisposable {
     }
     const runId = opts.runId === undefined ? newRunId() : checkRunId(opts.runId);
     // One /24 per link; the run id picks where in 198.18.0.0/15 (512 /24s), so runs are easy to tell apart.
-    const start = parseInt(runId, 16) % 512;
-    const subnets = links.map((_, i) => opts.v4Subnets?.[i] ?? nth24('198.18.0.0', (start + i) % 512));
+    const subnets = links.map((_, i) => opts.v4Subnets?.[i] ?? runSubnet(runId, i));
     for (const [i, net] of subnets.entries()) {
       if (!isIPv4(net) || !net.endsWith('.0')) throw new TypeError(`v4Subnets[${i}]: expected a /24 network address like 198.18.7.0`);
       assertSafe(`v4Subnets[${i}]`, net, opts.allowUnsafeAddresses);
@@ -104,7 +98,7 @@ export class Testbed implements AsyncDisposable {
     try {
       for (const name of names) await tb.step(() => tb.addHost(name));
       for (const [i, [a, b]] of links.entries()) {
-        const sub = (start + i) % 512;
+        const sub = subnetIndex(runId, i);
         const v6Net = tb.ipv6 ? `2001:2:0:${sub.toString(16)}::` : undefined;
         await tb.step(() => tb.addLink(i, a, b, subnets[i]!, v6Net));
       }

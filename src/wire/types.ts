@@ -96,3 +96,9 @@ export type LinkType = 'ethernet' | 'sll' | 'raw';
 export type DecodeResult =
   | { ok: true; segment: Segment; /** Non-fatal oddities: unknown option kinds, padding, bad checksum. */ warnings: string[] }
   | { ok: false; error: string; /** What could be decoded before the problem, e.g. 'ethernet', 'ipv4'. */ layer: string };
+
+/** One end of a TCP connection: an address (IPv4 dotted or IPv6) and a port. */
+export interface Endpoint {
+  addr: string;
+  port: number;
+}

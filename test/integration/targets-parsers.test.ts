@@ -128,7 +128,7 @@ describe('matrix Markdown', () => {
 
 describe('runOnTarget / findStack', () => {
   it('runs on the local kernel for linux-host or no target, and names the stacks for an unknown id', async () => {
-    const { runOnTarget } = await import('../../src/matrix/command.js');
+    const { runOnTarget } = await import('../../src/cli/matrix.js');
     const { findStack } = await import('../../src/targets/registry.js');
     expect((await runOnTarget(undefined, async ({ stack }) => stack)).os).toBe('linux');
     expect((await runOnTarget('linux-host', async ({ stack }) => stack)).release).toBeTruthy();

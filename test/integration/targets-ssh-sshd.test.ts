@@ -15,7 +15,7 @@ import { lastackSynLab } from '../../labs/lastack-syn.js';
 import { pawsLab } from '../../labs/paws.js';
 import { abortLab } from '../../labs/abort.js';
 import { reuseLab } from '../../labs/reuse.js';
-import { runOnTarget } from '../../src/matrix/command.js';
+import { runOnTarget } from '../../src/cli/matrix.js';
 import { runMatrix } from '../../src/matrix/matrix.js';
 import { findStack, STACKS } from '../../src/targets/registry.js';
 import { runLab } from '../../src/lab/runner.js';

@@ -8,7 +8,7 @@ import { colorEnabled } from '../../src/cli/output.js';
 import { jsonPath, schemaProblem } from '../../src/cli/validate.js';
 import { missingCaps, effectiveCaps } from '../../src/cli/privileges.js';
 import { invoker } from '../../src/cli/owner.js';
-import { INSPECT_USAGE } from '../../src/inspect/cli.js';
+import { INSPECT_USAGE } from '../../src/cli/inspect.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 

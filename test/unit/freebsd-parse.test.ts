@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   freebsdArpDelete, freebsdArpSet, freebsdSysctlKeys, freebsdSysctlRead, freebsdSysctlWrites,
   parseDottedEndpoint, parseFreebsdIfconfig, parseFreebsdNetstat, parseFreebsdSockstat, parseFreebsdTcpStats,
-} from '../../src/targets/freebsd.js';
+} from '../../src/testbed/freebsd.js';
 import { UnsupportedTargetError } from '../../src/targets/target.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8');

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cmdInspect } from '../../src/inspect/cli.js';
+import { cmdInspect } from '../../src/cli/inspect.js';
 
 const fx = (name: string) => join(import.meta.dirname, '..', 'fixtures', name);
 const dir = mkdtempSync(join(tmpdir(), 'tcplab-inspectcli-'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectFile, inspectToJson, readCapture, renderInspect, type InspectReport } from '../../src/inspect/index.js';
-import { EXPLAIN } from '../../src/report/explain.js';
+import { EXPLAIN } from '../../src/lab/explain.js';
 import { renderHtml } from '../../src/report/html.js';
 import { challenge, Convo, lastAck, many, paws, pcapngBuffer, twRejected, writePcap, writePcapng } from '../fixtures/inspect-synth.js';
 

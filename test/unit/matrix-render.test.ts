@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cmdMatrix } from '../../src/matrix/command.js';
+import { cmdMatrix } from '../../src/cli/matrix.js';
 import { differingRows, matrixHtml, matrixMarkdown, type MatrixResult } from '../../src/matrix/matrix.js';
 import { CELL_MAX, matrixView } from '../../src/matrix/view.js';
 

@@ -2,9 +2,9 @@
 // -P tcp` socket lists, `netstat -s -p tcp` counters, and the sysctl names labs use. Formats from the
 // FreeBSD 14 netstat(1) and sockstat(1) manual pages and inet.c's printing code: addresses are
 // "addr.port" in netstat ("*.*" for any), "addr:port" in sockstat. Parsers never throw.
-import type { Counters } from '../testbed/counters.js';
-import type { Endpoint, SocketEntry, TcpState } from '../testbed/ss.js';
-import { UnsupportedTargetError } from './target.js';
+import type { Counters } from './counters.js';
+import type { SocketEndpoint, SocketEntry, TcpState } from './ss.js';
+import { UnsupportedError } from './unsupported.js';
 
 const STATES: Readonly<Record<string, TcpState>> = {
   CLOSED: 'CLOSE', LISTEN: 'LISTEN', SYN_SENT: 'SYN-SENT', SYN_RCVD: 'SYN-RECV', ESTABLISHED: 'ESTABLISHED',
@@ -22,8 +22,8 @@ export const FREEBSD_SYSCTLS: Readonly<Record<string, string>> = {
 /** TIME-WAIT lasts 2*MSL; FreeBSD's MSL is a sysctl (ms), Linux's is a compile-time 60 s. */
 export const FREEBSD_MSL = 'net.inet.tcp.msl';
 
-/** "198.18.1.2.8080", "*.22", "*.*", "fe80::1%lo0.25", "::1.8080" -> Endpoint. */
-export function parseDottedEndpoint(s: string): Endpoint | undefined {
+/** "198.18.1.2.8080", "*.22", "*.*", "fe80::1%lo0.25", "::1.8080" -> SocketEndpoint. */
+export function parseDottedEndpoint(s: string): SocketEndpoint | undefined {
   const i = s.lastIndexOf('.');
   if (i <= 0) return undefined;
   let addr = s.slice(0, i);
@@ -56,7 +56,7 @@ export function parseFreebsdNetstat(text: string): SocketEntry[] {
   return out;
 }
 
-function colonEndpoint(s: string): Endpoint | undefined {
+function colonEndpoint(s: string): SocketEndpoint | undefined {
   const i = s.lastIndexOf(':');
   if (i <= 0) return undefined;
   const p = s.slice(i + 1);
@@ -242,7 +242,7 @@ const TRANSLATIONS: Readonly<Record<string, Translation>> = {
 export function freebsdSysctlKeys(key: string): readonly string[] {
   if (!key.startsWith('net.ipv4.') && !key.startsWith('net.ipv6.') && !key.startsWith('net.core.')) return [key];
   const t = TRANSLATIONS[key];
-  if (!t) throw new UnsupportedTargetError(`sysctl ${key}: no FreeBSD counterpart (translated: ${Object.keys(TRANSLATIONS).join(', ')}; or set a FreeBSD name such as ${FREEBSD_MSL})`);
+  if (!t) throw new UnsupportedError(`sysctl ${key}: no FreeBSD counterpart (translated: ${Object.keys(TRANSLATIONS).join(', ')}; or set a FreeBSD name such as ${FREEBSD_MSL})`);
   return t.keys;
 }
 
@@ -252,7 +252,7 @@ export function freebsdSysctlWrites(key: string, value: string): SysctlWrite[] {
   const t = TRANSLATIONS[key];
   if (!t) return [{ key, value }];
   const vals = t.write(value);
-  if (!vals) throw new UnsupportedTargetError(`sysctl ${key}=${value}: FreeBSD's ${keys.join('/')} has no such setting`);
+  if (!vals) throw new UnsupportedError(`sysctl ${key}=${value}: FreeBSD's ${keys.join('/')} has no such setting`);
   return keys.map((k, i) => ({ key: k, value: vals[i]! }));
 }
 

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { renderHtml } from '../report/html.js';
-import { CaptureFormatError, inspectFile, inspectToJson, renderInspect } from './index.js';
+import { CaptureFormatError, inspectFile, inspectToJson, renderInspect } from '../inspect/index.js';
 
 export const INSPECT_USAGE = `  tcplab inspect <capture> [options]   read a pcap/pcapng made by anyone (a file, - for stdin, a pipe,
                                        .gz): findings per kind and client -> server:port, port usage,

@@ -6,11 +6,11 @@ import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
 import type { LabTarget } from '../lab/stack.js';
-import { differingRows, matrixHtml, matrixMarkdown, runMatrix, type MatrixResult } from './matrix.js';
-import { parseCommand } from '../cli/args.js';
-import { EXIT } from '../cli/exit.js';
-import { labPrivilegeProblem } from '../cli/privileges.js';
-import { giveToInvoker } from '../cli/owner.js';
+import { differingRows, matrixHtml, matrixMarkdown, runMatrix, type MatrixResult } from '../matrix/matrix.js';
+import { parseCommand } from './args.js';
+import { EXIT } from './exit.js';
+import { labPrivilegeProblem } from './privileges.js';
+import { giveToInvoker } from './owner.js';
 import { STACK_ALIASES, STACKS, findStack, resolveStacks, type StackFactory } from '../targets/registry.js';
 
 export const MATRIX_USAGE = `  tcplab matrix [options]           the same labs on several TCP stacks, as a Markdown table (+ JSON, HTML)
