@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync as writeFile } from 
 import { dirname, join, resolve } from 'node:path';
 import { allLabs } from '../labs/index.js';
 import { runLab } from './lab/runner.js';
-import { renderText, toJson, type LabResult } from './lab/report.js';
+import type { LabResult } from './lab/result.js';
+import { toJson } from './report/json.js';
+import { renderText } from './report/text.js';
 import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';

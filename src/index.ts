@@ -4,5 +4,6 @@
 export * from './wire/index.js';
 export { Testbed, NetnsHost, cleanLeftovers, isSafe, assertSafe, PREFIX, type TestbedOptions, type Link, type Ghost, type Host, type SocketEntry } from './testbed/index.js';
 export { readCapture, inspectFile, inspectToJson, analyze, CaptureFormatError, type CaptureFile, type CaptureFrame, type InspectReport } from './inspect/index.js';
-export { runLab, toJson, renderText, localStack, type Lab, type LabResult, type RunOptions, type Verdict, type StackInfo } from './lab/index.js';
+export { toJson, renderText, type ReportJson } from './report/index.js';
+export { runLab, localStack, type Lab, type LabResult, type RunOptions, type Verdict, type StackInfo } from './lab/index.js';
 export { allLabs } from '../labs/index.js';

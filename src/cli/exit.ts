@@ -1,5 +1,5 @@
 // Exit codes, the same for every command (README "Exit codes"). 4 is kselftest's KSFT_SKIP.
-import type { Verdict } from '../lab/report.js';
+import type { Verdict } from '../lab/result.js';
 
 export const EXIT = {
   /** Every check as expected (or the command did what was asked). */

@@ -3,7 +3,7 @@
 import { packetJson } from '../lab/packets.js';
 import { epStr, findingExplanation, type Connection, type Finding } from './analyze.js';
 import { spreadText } from './findings.js';
-import type { InspectReport } from './index.js';
+import type { InspectReport } from './file.js';
 
 export const INSPECT_SCHEMA = 'tcplab.inspect/1';
 

@@ -5,7 +5,7 @@ import { renderLadder } from '../lab/ladder.js';
 import type { NoteRecord, PacketRecord } from '../lab/packets.js';
 import { epStr, findingExplanation, type Connection, type Finding } from './analyze.js';
 import { spreadText, type FindingGroup } from './findings.js';
-import type { InspectReport } from './index.js';
+import type { InspectReport } from './file.js';
 
 export interface RenderInspectOptions {
   color?: boolean;

@@ -41,7 +41,22 @@ export function tsOption(seg: Segment): { val: number; ecr: number } | undefined
 }
 
 /** JSON form of a packet: stable field names, bigint as a decimal string. */
-export function packetJson(p: PacketRecord, t0: bigint) {
+/** A captured packet in the stable report JSON. */
+export interface PacketJson {
+  tNs: string;
+  point: string;
+  dir: PacketRecord['dir'];
+  src: string;
+  dst: string;
+  flags: string;
+  seq: number;
+  ack: number;
+  win: number;
+  len: number;
+  options: string;
+}
+
+export function packetJson(p: PacketRecord, t0: bigint): PacketJson {
   const s = p.segment;
   return {
     tNs: (p.tsNs - t0).toString(),

@@ -6,7 +6,7 @@ import { describeExpected, resolveExpectation, satisfies, type Expectation } fro
 import { localStack, type StackInfo } from './kernel.js';
 import type { LadderColumn } from './ladder.js';
 import { packetJson, type NoteRecord, type PacketRecord } from './packets.js';
-import { worst, type CaseResult, type CheckResult, type LabResult } from './report.js';
+import { worst, type CaseResult, type CheckResult, type LabResult } from './result.js';
 import { checkGap, DEFAULT_TOLERANCE, toleranceScale } from './timing.js';
 import { countdown } from './progress.js';
 import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSpec } from './types.js';

@@ -4,7 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localStack } from '../lab/kernel.js';
-import { renderText, toJson, type LabResult } from '../lab/report.js';
+import type { LabResult } from '../lab/result.js';
+import { toJson } from '../report/json.js';
+import { renderText } from '../report/text.js';
 import { runLab, type RunOptions } from '../lab/runner.js';
 import type { Lab } from '../lab/types.js';
 import { labUnsupported } from '../lab/placement.js';

@@ -2,7 +2,8 @@
 // produces and every renderer reads. Changing a field here changes the JSON people parse: keep it stable.
 import type { StackInfo } from '../lab/kernel.js';
 import type { Observed } from '../lab/expect.js';
-import type { toJson, Verdict } from '../lab/report.js';
+import type { Verdict } from '../lab/result.js';
+import type { ReportJson } from '../report/json.js';
 
 export interface StackColumn {
   id: string;
@@ -48,5 +49,5 @@ export interface MatrixResult {
   labs: string[];
   rows: MatrixRow[];
   /** Full lab reports per stack (tcplab.report/1 shape). */
-  reports: Record<string, ReturnType<typeof toJson>>;
+  reports: Record<string, ReportJson>;
 }

@@ -6,7 +6,7 @@ import { parseFlags } from '../wire/flags.js';
 import type { Segment, TcpOption } from '../wire/types.js';
 import { badge, htmlPage } from './html-page.js';
 import { esc, svgLadder, SVG_CSS, type SvgNote } from './svg-ladder.js';
-import type { ReportJson } from './tap.js';
+import type { ReportJson } from './json.js';
 
 // The report's own rules; the shared look (colours, header, tables, badges) is BASE_CSS.
 const CSS = `

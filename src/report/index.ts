@@ -1,5 +1,8 @@
-// Reporters over the stable report JSON (toJson() from src/lab/report.ts) and inspect's JSON.
+// The reporters (package subpath 'tcplab/report'): the stable JSON (json.ts), text, TAP and HTML over a
+// lab's results, and inspect's JSON.
+export { toJson, REPORT_SCHEMA, type ReportJson, type LabJson, type CaseJson, type CheckJson, type NoteJson } from './json.js';
+export { renderText } from './text.js';
 export { renderHtml } from './html.js';
-export { renderTap, type ReportJson } from './tap.js';
+export { renderTap } from './tap.js';
 export { EXPLAIN, explain, explainLine, type ExplainId, type Explanation } from '../lab/explain.js';
 export { svgLadder } from './svg-ladder.js';

@@ -1,8 +1,6 @@
 // TAP version 13 for CI: one test point per check ("ok N - lab/case/check"), a failing point per case
 // that errored without checks; failures carry a YAML block with what was expected and seen.
-import type { toJson } from '../lab/report.js';
-
-export type ReportJson = ReturnType<typeof toJson>;
+import type { ReportJson } from './json.js';
 
 /** TAP descriptions end at '#' (a directive): escape it, and keep to one line. */
 function desc(s: string): string {

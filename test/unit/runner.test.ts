@@ -1,7 +1,8 @@
 // The runner's verdict logic on synthetic cases (no root): PASS, DIFFERS with packets, ERROR.
 import { describe, expect, it } from 'vitest';
 import { runLab } from '../../src/lab/runner.js';
-import { renderText, toJson } from '../../src/lab/report.js';
+import { toJson } from '../../src/report/json.js';
+import { renderText } from '../../src/report/text.js';
 import type { Lab } from '../../src/lab/types.js';
 import type { PacketRecord } from '../../src/lab/packets.js';
 import { decode, encode } from '../../src/wire/segment.js';
