@@ -1,8 +1,7 @@
 // The stable machine-readable report (`--json`, schema/report.schema.json): field names here are a public
 // interface. Declared as types so reporters and users read one shape, not ReturnType<> of a function.
 import { packetJson, type PacketJson } from '../lab/packets.js';
-import { worst, type CheckResult, type LabResult, type Verdict } from '../lab/result.js';
-import type { LadderColumn } from '../lab/ladder.js';
+import { worst, type CaseResult, type CheckResult, type LabResult, type Verdict } from '../lab/result.js';
 
 export type CheckJson = Omit<CheckResult, 'packetRecords'>;
 
@@ -12,16 +11,8 @@ export interface NoteJson {
   text: string;
 }
 
-export interface CaseJson {
-  id: string;
-  title: string;
-  verdict: Verdict;
-  error?: string;
-  durationMs: number;
-  steps: string[];
-  sysctls: Record<string, string>;
-  pcap?: string;
-  columns?: readonly [LadderColumn, LadderColumn];
+/** A case as the runner keeps it, with packets and notes in their JSON form and times relative to t0. */
+export interface CaseJson extends Omit<CaseResult, 'checks' | 'packets' | 'notes' | 't0'> {
   checks: CheckJson[];
   packets: PacketJson[];
   notes: NoteJson[];

@@ -1,17 +1,10 @@
 // The packet ladder as inline SVG for the HTML report: two timelines, one sloped arrow per segment with
 // its flags, relative seq/ack and options, the time since the previous packet, notes between packets and,
 // when known, each side's TCP state where it changes.
+import type { PacketJson } from '../lab/packets.js';
 
-export interface SvgPacket {
-  tNs: string;
-  src: string;
-  dst: string;
-  flags: string;
-  seq: number;
-  ack: number;
-  win: number;
-  len: number;
-  options: string;
+/** A report's packet (or inspect's) with what the ladder adds: each side's state after it, its frame. */
+export interface SvgPacket extends Pick<PacketJson, 'tNs' | 'src' | 'dst' | 'flags' | 'seq' | 'ack' | 'win' | 'len' | 'options'> {
   states?: readonly [string, string] | null;
   frame?: number;
 }
