@@ -3,7 +3,7 @@
 // the C prober (raw socket + AF_PACKET), same SYN bytes, alternating per run. The SYNs come from the
 // prober's own address, so its kernel resets each SYN-ACK and the listener keeps no half-open state.
 import { randomInt } from 'node:crypto';
-import { compileMatch } from '../src/wire/match.js';
+import { compileMatch } from '../src/wire/bpf.js';
 import { openCapture, openRawSender } from '../src/wire/netns.js';
 import { decode, encode } from '../src/wire/segment.js';
 import { runIn, sleep, startIn, type BenchEnv } from './env.js';

@@ -4,15 +4,15 @@
 // ghosts, so that kernel never sees the stack's answers and never resets the crafted connection. The
 // capture (AF_PACKET) sees the frames before netfilter does.
 import { must, run } from '../testbed/exec.js';
+import { runSubnet } from '../testbed/names.js';
 import { assertSafe } from '../testbed/safety.js';
 
 export const GHOST_FIRST = 200;
 export const GHOST_COUNT = 50;
 
-/** The /24 (first three octets, e.g. '198.18.7') that the run id picks in 198.18.0.0/15, like the testbed. */
+/** The run's `offset`-th /24 of the testbed's address plan as three octets, e.g. '198.18.7'. */
 export function runNet(runId: string, offset = 0): string {
-  const n = (((198 << 24) >>> 0) + (18 << 16) + ((parseInt(runId, 16) + offset) % 512) * 256) >>> 0;
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255].join('.');
+  return runSubnet(runId, offset).replace(/\.0$/, '');
 }
 
 export class GhostLink {

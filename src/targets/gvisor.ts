@@ -17,7 +17,7 @@ import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
 import { GhostLink } from './ghost-link.js';
 import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
-import { linkSession } from './session.js';
+import { ghostLinkSession } from './session.js';
 import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
 
 export async function gvisorUnavailable(): Promise<string | undefined> {
@@ -139,7 +139,7 @@ export class GvisorTarget implements LabTarget {
   }
 
   async probe(filter: Match = {}): Promise<ProbeSession> {
-    const s = await linkSession({ host: this.host, addr: this.serverAddr, link: this.link, filter, sysctl: noSysctls('gvisor'), peer: () => this.peer() });
+    const s = await ghostLinkSession({ host: this.host, addr: this.serverAddr, link: this.link, filter, sysctl: noSysctls('gvisor'), peer: () => this.peer() });
     this.sessions.add(s);
     return s;
   }

@@ -13,7 +13,7 @@ import { packageRoot } from '../wire/native.js';
 import { GhostLink, runNet } from './ghost-link.js';
 import { GuestChannel } from './guest-channel.js';
 import { guestDir } from './qemu.js';
-import { disposeProcessTarget, linkSession } from './session.js';
+import { disposeProcessTarget, ghostLinkSession } from './session.js';
 import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
 
 export async function lwipUnavailable(): Promise<string | undefined> {
@@ -91,7 +91,7 @@ export class LwipTarget implements LabTarget {
   }
 
   async probe(filter: Match = {}): Promise<ProbeSession> {
-    const s = await linkSession({ host: this.host, addr: this.serverAddr, link: this.link, filter, sysctl: noSysctls('lwip'), peer: () => this.channel.peer() });
+    const s = await ghostLinkSession({ host: this.host, addr: this.serverAddr, link: this.link, filter, sysctl: noSysctls('lwip'), peer: () => this.channel.peer() });
     this.sessions.add(s);
     return s;
   }

@@ -23,14 +23,14 @@ import { Testbed } from '../testbed/testbed.js';
 import { track, untrack } from '../testbed/hooks.js';
 import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
-import { Wire } from '../wire/wire.js';
 import { GuestChannel } from './guest-channel.js';
 import { cleanTargetLeftovers, targetRunDir } from './leftovers.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import { consolePath, failedMarker, Qmp, readFailedMarker, removeStale, saveSnapshot, SNAPSHOT_FD, snapshotKey, snapshotPath, writeAtomic } from './qemu-snapshot.js';
 import { PartnerAllocator, subjectSide } from './partner.js';
 import type { LabTarget, PartnerSession, ProbeSession, TargetHost } from './target.js';
-import { runSubnet } from '../testbed/names.js';
+import { runNet } from './ghost-link.js';
+import { linkSession } from './session.js';
 
 export interface QemuOptions {
   /** Where guest/build.sh put vmlinux or vmlinuz, initramfs and release. Default $TCPLAB_CACHE/guest or <package>/.cache/guest (6.1). */
@@ -259,7 +259,7 @@ export class QemuTarget implements LabTarget {
       const ns = prober.netns;
       const tap = `tcplab-${tb.runId}q`;
       // The testbed's address plan: the prober has no links, so the run's first /24 is free for the tap.
-      const net = runSubnet(tb.runId).replace(/\.0$/, '');
+      const net = runNet(tb.runId);
       const [tapAddr, guestAddr] = [`${net}.1`, `${net}.2`];
       assertSafe('qemu guest address', guestAddr);
       await must('ip', ['-n', ns, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
@@ -361,36 +361,23 @@ export class QemuTarget implements LabTarget {
     const ghost = `${this.net}.${200 + (this.ghostSeq++ % 50)}`;
     assertSafe('ghost', ghost);
     const ch = this.host.channel;
-    // A permanent ARP entry in the guest: its answers to the ghost go to the tap, where the prober's
-    // namespace (which does not own the address and does not forward) stays silent.
-    await ch.must(['arp', '-i', 'eth0', '-s', ghost, this.tapMac]);
-    const wire = await Wire.open({ netns: this.netns, ifname: this.tap, filter });
-    const sysctl = new GuestSysctl(ch);
-    const peers = new Set<PeerClient>();
-    let done = false;
-    const s: ProbeSession = {
+    const s = await linkSession({
       host: this.host,
       addr: this.host.addrV4,
-      ghost,
-      wire,
-      point: `prober:${this.tap}`,
-      sysctl,
-      peer: async () => {
-        const p = await ch.peer();
-        peers.add(p);
-        return p;
+      // A permanent ARP entry in the guest: its answers to the ghost go to the tap, where the prober's
+      // namespace (which does not own the address and does not forward) stays silent.
+      ghost: async () => {
+        await ch.must(['arp', '-i', 'eth0', '-s', ghost, this.tapMac]);
+        return { addr: ghost, dispose: async () => void (await ch.exec(['arp', '-i', 'eth0', '-d', ghost])) };
       },
-      dispose: async () => {
-        if (done) return;
-        done = true;
-        this.sessions.delete(s);
-        await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
-        await wire.close();
-        await sysctl.restore().catch(() => undefined);
-        await ch.exec(['arp', '-i', 'eth0', '-d', ghost]).catch(() => undefined);
-      },
-      [Symbol.asyncDispose]: () => s.dispose(),
-    };
+      netns: this.netns,
+      ifname: this.tap,
+      filter,
+      sysctl: new GuestSysctl(ch),
+      peer: () => ch.peer(),
+      onDispose: () => this.sessions.delete(s),
+      label: this.id,
+    });
     this.sessions.add(s);
     return s;
   }

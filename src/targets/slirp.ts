@@ -11,7 +11,7 @@ import { must } from '../testbed/exec.js';
 import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
 import { GhostLink, runNet } from './ghost-link.js';
-import { disposeProcessTarget, linkSession } from './session.js';
+import { disposeProcessTarget, ghostLinkSession } from './session.js';
 import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
 
 export async function slirpUnavailable(): Promise<string | undefined> {
@@ -87,7 +87,7 @@ export class SlirpTarget implements LabTarget {
 
   async probe(filter: Match = {}): Promise<ProbeSession> {
     const outside = this.tb.host('outside').netns;
-    const s = await linkSession({
+    const s = await ghostLinkSession({
       host: this.host,
       addr: this.serverAddr,
       link: this.link,

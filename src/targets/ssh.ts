@@ -20,7 +20,6 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseVersion, type StackInfo } from '../lab/kernel.js';
-import type { PeerClient } from '../peer/client.js';
 import { inNetns, must, run, runSync } from '../testbed/exec.js';
 import { track, untrack } from '../testbed/hooks.js';
 import { isAlive, Journal, readJournals } from '../testbed/journal.js';
@@ -29,10 +28,10 @@ import { assertSafe, isSafeV4 } from '../testbed/safety.js';
 import { SshHost, type SshSysctl } from '../testbed/ssh-host.js';
 import { Testbed } from '../testbed/testbed.js';
 import type { Match } from '../wire/match.js';
-import { Wire } from '../wire/wire.js';
 import { freebsdArpDelete, freebsdArpSet, parseFreebsdIfconfig, type IfAddr } from '../testbed/freebsd.js';
 import { PartnerAllocator, subjectSide } from './partner.js';
 import { UnsupportedTargetError, type LabTarget, type PartnerSession, type ProbeSession, type TargetFactory } from './target.js';
+import { linkSession } from './session.js';
 
 export interface SshTargetOptions {
   /** ssh destination: a Host alias of sshConfig ('freebsd') or user@host. */
@@ -328,58 +327,52 @@ export class SshTarget implements LabTarget {
     const ghost = this.ghosts[this.seq++ % this.ghosts.length]!;
     assertSafe('ghost', ghost);
     const sysctl = this.host.newSysctl();
-    const peers = new Set<PeerClient>();
-    let wire: Wire | undefined;
+    let session: ProbeSession | undefined;
+    const removeNeigh = async () => {
+      if (!st.neighSet) return;
+      const [c, ...a] = this.neighDelArgv(ghost);
+      await this.host.must(c!, a);
+      st.neighSet = false;
+      await this.host.guardRemove(st.guard);
+    };
+    // Tracked before anything is made: the exit hook (disposeSync) and dispose() still find what a
+    // half-made session set up (sysctls, the neighbour entry; the remote guard covers a kill).
     const st: SessionState = {
       ghost,
       sysctl,
       neighSet: false,
       dispose: async () => {
         if (!this.sessions.delete(st)) return;
-        await Promise.all([...peers].map((p) => p.dispose().catch(() => undefined)));
-        wire?.close();
-        const errors: string[] = [];
-        await sysctl.restore().catch((e: unknown) => errors.push(e instanceof Error ? e.message : String(e)));
-        if (st.neighSet) {
-          const [c, ...a] = this.neighDelArgv(ghost);
-          await this.host.must(c!, a).then(
-            () => this.host.guardRemove(st.guard),
-            (e: unknown) => errors.push(e instanceof Error ? e.message : String(e)),
-          );
-        }
-        if (errors.length) throw new Error(`${this.id}: session clean-up: ${errors.join('; ')}`);
+        if (session) await session.dispose();
+        else await Promise.all([sysctl.restore(), removeNeigh()]);
       },
     };
     this.sessions.add(st);
     try {
-      // Registered before it is made: a kill (remote guard) or Ctrl-C (neighSet) during it still removes it.
-      const guard = await this.host.guardAdd(this.neighDelArgv(ghost, false));
-      if (guard) st.guard = guard;
-      st.neighSet = true;
-      const [c, ...a] = this.neighSetArgv(ghost);
-      await this.host.must(c!, a);
-      wire = await Wire.open({ ...(this.netns ? { netns: this.netns } : {}), ifname: this.local.ifname, filter });
+      session = await linkSession({
+        host: this.host,
+        addr: this.remote.addr,
+        ghost: async () => {
+          const guard = await this.host.guardAdd(this.neighDelArgv(ghost, false));
+          if (guard) st.guard = guard;
+          st.neighSet = true;
+          const [c, ...a] = this.neighSetArgv(ghost);
+          await this.host.must(c!, a);
+          return { addr: ghost, dispose: removeNeigh };
+        },
+        ...(this.netns ? { netns: this.netns } : {}),
+        ifname: this.local.ifname,
+        filter,
+        sysctl,
+        peer: () => this.host.peer(),
+        label: this.id,
+      });
     } catch (e) {
       await st.dispose().catch(() => undefined);
       throw e;
     }
-    const w = wire;
-    const s: ProbeSession = {
-      host: this.host,
-      addr: this.remote.addr,
-      ghost,
-      wire: w,
-      point: `prober:${this.local.ifname}`,
-      sysctl,
-      peer: async () => {
-        const p = await this.host.peer();
-        peers.add(p);
-        return p;
-      },
-      dispose: () => st.dispose(),
-      [Symbol.asyncDispose]: () => st.dispose(),
-    };
-    return s;
+    const s = session;
+    return { ...s, dispose: () => st.dispose(), [Symbol.asyncDispose]: () => st.dispose() };
   }
 
   /**

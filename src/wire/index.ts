@@ -5,6 +5,8 @@ export * from './flags.js';
 export * from './seq.js';
 export * from './pcap.js';
 export * from './match.js';
+export * from './addr.js';
+export * from './bpf.js';
 export * from './netns.js';
 export * from './wire.js';
 export * from './crafted.js';

@@ -1,6 +1,6 @@
 // Typed face of native/netns.cc, native/sender.cc and native/capture.cc (the raw sockets).
 import { native } from './native.js';
-import type { BpfInsn } from './match.js';
+import type { BpfInsn } from './bpf.js';
 
 export interface InterfaceInfo {
   ifindex: number;

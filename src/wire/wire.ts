@@ -2,7 +2,9 @@
 import { decode, encode } from './segment.js';
 import { PcapWriter, type PcapResolution } from './pcap.js';
 import type { Segment, SegmentSpec } from './types.js';
-import { compileMatch, describeMatch, matchSegment, parseIp, parsePrefix, prefixContains, type Match } from './match.js';
+import { parseIp, parsePrefix, prefixContains } from './addr.js';
+import { compileMatch } from './bpf.js';
+import { describeMatch, matcher, type Match } from './match.js';
 import {
   openCapture, openPacketSender, openRawSender, realtimeNs,
   type CaptureStats, type NativeCapture, type PacketSender, type RawCaptured, type RawSender, type TemplateStamp,
@@ -362,11 +364,12 @@ export class Wire implements AsyncDisposable {
    */
   expect(match: Match, opts: ExpectOptions = {}): Promise<Captured> {
     this.checkOpen('expect');
-    compileMatch(match); // validates the match now, not at the first packet
+    compileMatch(match); // validates the match (and that it compiles) now, not at the first packet
+    const test = matcher(match);
     const within = opts.within ?? 1000;
     if (!(within >= 0 && Number.isFinite(within))) throw new RangeError('within: must be a number of ms >= 0');
     const since = opts.since ?? realtimeNs();
-    const hit = this.backlog(since).find((p) => p.segment && matchSegment(match, p.segment));
+    const hit = this.backlog(since).find((p) => p.segment && test(p.segment));
     if (hit) return Promise.resolve(hit);
     return new Promise<Captured>((resolve, reject) => {
       const seen: Captured[] = [];
@@ -375,7 +378,7 @@ export class Wire implements AsyncDisposable {
         since,
         onPacket: (p) => {
           seen.push(p);
-          if (p.segment && matchSegment(match, p.segment)) {
+          if (p.segment && test(p.segment)) {
             done();
             resolve(p);
           }
@@ -411,19 +414,20 @@ export class Wire implements AsyncDisposable {
   expectNone(match: Match, opts: { for: number; since?: bigint }): Promise<void> {
     this.checkOpen('expectNone');
     compileMatch(match);
+    const test = matcher(match);
     const ms = opts?.for;
     if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw new RangeError('for: must be a number of ms >= 0');
     const since = opts.since ?? realtimeNs();
     const fail = (p: Captured): UnexpectedPacketError =>
       new UnexpectedPacketError(`expectNone: saw a packet matching "${describeMatch(match)}": ${summarize(p, since)}`, match, p);
-    const hit = this.backlog(since).find((p) => p.segment && matchSegment(match, p.segment));
+    const hit = this.backlog(since).find((p) => p.segment && test(p.segment));
     if (hit) return Promise.reject(fail(hit));
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = {
         match,
         since,
         onPacket: (p) => {
-          if (p.segment && matchSegment(match, p.segment)) {
+          if (p.segment && test(p.segment)) {
             done();
             reject(fail(p));
           }

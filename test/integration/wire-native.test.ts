@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
-import { compileMatch } from '../../src/wire/match.js';
+import { compileMatch } from '../../src/wire/bpf.js';
 import {
   interfaceInfo, netnsId, openCapture, openPacketSender, openRawSender, threadNetnsId, type RawCaptured,
 } from '../../src/wire/netns.js';

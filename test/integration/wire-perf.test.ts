@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
-import { compileMatch } from '../../src/wire/match.js';
+import { compileMatch } from '../../src/wire/bpf.js';
 import { openCapture, openPacketSender, openRawSender, type RawCaptured } from '../../src/wire/netns.js';
 import { buildTcp4, waitFor } from './wire-helpers.js';
 

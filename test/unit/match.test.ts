@@ -1,7 +1,9 @@
 // The BPF compiler is checked by running its programs over hand-built frames with the small interpreter
 // (runBpf); the kernel runs the same programs in test/integration/wire.test.ts.
 import { describe, expect, it } from 'vitest';
-import { compileMatch, matchSegment, parseIp, parsePrefix, prefixContains, runBpf, type Match } from '../../src/wire/match.js';
+import { parseIp, parsePrefix, prefixContains } from '../../src/wire/addr.js';
+import { compileMatch, runBpf } from '../../src/wire/bpf.js';
+import { matchSegment, type Match } from '../../src/wire/match.js';
 import type { Segment } from '../../src/wire/types.js';
 
 interface F {
