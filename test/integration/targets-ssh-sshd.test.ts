@@ -25,6 +25,7 @@ import { readJournals } from '../../src/testbed/journal.js';
 import { RUN_DIR } from '../../src/testbed/names.js';
 import { Testbed } from '../../src/testbed/testbed.js';
 import { packageRoot } from '../../src/wire/native.js';
+import { checkTargetContract } from '../helpers/target-contract.js';
 import { requireRoot } from '../helpers/root.js';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
@@ -183,6 +184,15 @@ describe('ssh target against a real sshd (ssh:vm)', () => {
     // no ssh of this run is left: the shared connection and the peers' sessions are gone
     expect(sh('ps', ['-eo', 'args']).split('\n').filter((l) => l.includes(`${runId}.ssh`))).toEqual([]);
   }, 240_000);
+
+  it('keeps the target contract every kind of target keeps (test/helpers/target-contract.ts)', async () => {
+    const t = (await findStack('ssh:vm', STACKS, '--target').start()) as SshTarget;
+    try {
+      await checkTargetContract(t);
+    } finally {
+      await t.dispose();
+    }
+  }, 120_000);
 
   it('runs the two-host lab reuse with the vm kernel as its subject: the partner is a namespace on the link, gone afterwards', async () => {
     const t = (await findStack('ssh:vm', STACKS, '--target').start()) as SshTarget;
