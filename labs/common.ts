@@ -1,4 +1,5 @@
 // Shared set-up for labs: a testbed owned by the case, sysctls pinned and reported, a capture registered.
+import { monoMs } from '../src/lab/clock.js';
 import type { Endpoint } from '../src/wire/types.js';
 import { Testbed } from '../src/testbed/testbed.js';
 import type { Impairment } from '../src/testbed/host.js';
@@ -190,11 +191,11 @@ export async function waitSocket(
   pred: (s: SocketEntry | undefined) => boolean,
   ms = 2000,
 ): Promise<SocketEntry | undefined> {
-  const end = Date.now() + ms;
+  const end = monoMs() + ms;
   if (!host.sockets) return undefined; // nothing to wait for on a stack without a socket table
   for (;;) {
     const s = await socketOf(host, local, peer);
-    if (pred(s) || Date.now() > end) return s;
+    if (pred(s) || monoMs() > end) return s;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -374,7 +375,7 @@ export async function httpExchange(peer: PeerClient, sock: number, request: stri
   await peer.call('send', { sock, data: request, timeoutMs });
   let buf = '';
   let eof = false;
-  const end = Date.now() + timeoutMs;
+  const end = monoMs() + timeoutMs;
   for (;;) {
     const head = buf.indexOf('\r\n\r\n');
     if (head >= 0) {
@@ -391,7 +392,7 @@ export async function httpExchange(peer: PeerClient, sock: number, request: stri
     } else if (eof) {
       throw new Error(`http: connection closed before a full response header (${buf.length} bytes)`);
     }
-    const left = end - Date.now();
+    const left = end - monoMs();
     if (left <= 0) throw new Error(`http: no complete response within ${timeoutMs} ms (${buf.length} bytes so far)`);
     const r = await peer.call('recv', { sock, max: 65536, timeoutMs: left });
     buf += r.data;

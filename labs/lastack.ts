@@ -3,6 +3,7 @@
 // ACK, so the server stays in LAST-ACK and retransmits its FIN. With a TIME-WAIT the FIN is ACKed again
 // and the server closes cleanly; when the TIME-WAIT is gone (tcp_max_tw_buckets exhausted, or an RST
 // accepted with tcp_rfc1337=0) the FIN meets an RST and the server's application gets ECONNRESET.
+import { monoMs } from '../src/lab/clock.js';
 import type { Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
@@ -161,10 +162,10 @@ function labCase(lc: LastAckCase): LabCase {
 
       ctx.step("the server's retransmission timer fires: it sends its FIN again");
       const { result: retrans, moved: srvMoved } = await counting(p.b, async () => {
-        const end = Date.now() + RETRANSMIT_WAIT_MS;
+        const end = monoMs() + RETRANSMIT_WAIT_MS;
         for (;;) {
           const fins = packets(p.wire, point, (x) => fromServer(x) && x.segment.flags.includes('F'));
-          if (fins.length >= 2 || Date.now() > end) {
+          if (fins.length >= 2 || monoMs() > end) {
             await ctx.sleep(50);
             return fins[1];
           }

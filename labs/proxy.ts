@@ -4,6 +4,7 @@
 // a new upstream connection and leaves a TIME-WAIT between proxy and backend; with upstream keepalive
 // (proxy_http_version 1.1, Connection "", `keepalive` in the upstream block) a handful of connections carry
 // them all. nginx runs from its own config, pid and log files in a temp dir and is stopped by the lab.
+import { monoMs } from '../src/lab/clock.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,11 +133,11 @@ async function startNginx(ctx: CaseContext, host: NetnsHost, listen: string, bac
     [Symbol.asyncDispose]: () => ng.stop(),
   };
   ctx.use(ng);
-  const end = Date.now() + 5000;
+  const end = monoMs() + 5000;
   for (;;) {
     const l = await host.sockets({ state: 'LISTEN', localPort: PROXY_PORT });
     if (l.length > 0) break;
-    if (proc.exitCode !== undefined || Date.now() > end) {
+    if (proc.exitCode !== undefined || monoMs() > end) {
       const log = (() => {
         try {
           return readFileSync(join(dir, 'error.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
@@ -199,14 +200,14 @@ async function load(ctx: CaseContext, e: Env): Promise<{ ok: number; ms: number 
   const cli = await e.client.peer();
   const con = await cli.call('connect', { addr: e.proxyAddr, port: PROXY_PORT, timeoutMs: 2000 });
   let ok = 0;
-  const t = performance.now();
+  const t = monoMs();
   for (let i = 0; i < N; i++) {
     const r = await httpExchange(cli, con.sock, `GET /r${i} HTTP/1.1\r\nHost: proxy\r\n\r\n`);
     if (r.status === 200 && r.body.startsWith('hello from')) ok++;
     if (i === 0) ctx.note('client', `GET /r0 -> ${r.status} ${r.body.trim()}`);
     if (r.eof) throw new Error(`nginx closed the client connection after request ${i}`);
   }
-  const ms = performance.now() - t;
+  const ms = monoMs() - t;
   await cli.call('close', { sock: con.sock });
   ctx.note('client', `${ok} of ${N} answered 200 by the backend through nginx, in ${ms.toFixed(0)} ms, on one client connection`);
   return { ok, ms };

@@ -5,7 +5,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { PeerClient } from '../src/peer/client.js';
 import type { LabHost } from '../src/lab/stack.js';
 import { Wire } from '../src/wire/wire.js';
-import { nowNs } from '../src/lab/runner.js';
+import { eventNs, monoMs } from '../src/lab/clock.js';
 import { changed, delta, type Counters } from '../src/testbed/counters.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
 import { counting, pair, packets, sockLine, socketOf, tcpOnly, wireSource, type Pair } from './common.js';
@@ -79,10 +79,10 @@ async function connectCloseFirst(ctx: CaseContext, c: Conn, opts: { beforeClient
 
 /** Waits until a host shows the socket of the 4-tuple in `state`; returns its ss line. */
 async function waitState(host: LabHost, local: { addr: string; port: number }, peer: { addr: string; port: number }, state: string, ms = 2000) {
-  const end = Date.now() + ms;
+  const end = monoMs() + ms;
   for (;;) {
     const s = await socketOf(host, local, peer);
-    if (s?.state === state || Date.now() > end) return s;
+    if (s?.state === state || monoMs() > end) return s;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -99,12 +99,12 @@ interface Attempt {
  * Returns every attempt's outcome ('ok' or the errno name).
  */
 async function reconnect(ctx: CaseContext, c: Conn, forMs: number): Promise<{ attempts: Attempt[]; sock?: number }> {
-  const t0 = Date.now();
+  const t0 = monoMs();
   const attempts: Attempt[] = [];
   for (;;) {
-    const startNs = nowNs();
+    const startNs = eventNs();
     const r = await c.cli.try('connect', connectArgs(c));
-    const tMs = Date.now() - t0;
+    const tMs = monoMs() - t0;
     attempts.push({ tMs, startNs, code: r.ok ? 'ok' : r.code });
     if (r.ok) {
       ctx.note('client', `reconnect succeeded from port ${r.localPort} after ${attempts.length} attempt(s), ${tMs} ms`);

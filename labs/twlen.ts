@@ -7,7 +7,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { run } from '../src/testbed/exec.js';
-import { realtimeNs } from '../src/wire/netns.js';
+import { eventNs, monoMs } from '../src/lab/clock.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 import { counting, pair, packets, sockLine, socketOf, tcpOnly, waitSocket, type Pair } from './common.js';
 
@@ -65,17 +65,14 @@ interface Watch {
   lastLine?: string;
 }
 
-/** The capture's clock (CLOCK_REALTIME), so socket-list times and packet stamps compare. */
-const nowNs = () => realtimeNs();
-
 /** Polls the client's socket list until every tuple's socket is gone (or `ms` passes). */
 async function watch(ctx: CaseContext, e: Env, tuples: readonly Tuple[], ms: number): Promise<Watch[]> {
   const w: Watch[] = tuples.map(() => ({ samples: [] }));
   const lastSample = tuples.map(() => -1);
-  const end = Date.now() + ms;
-  while (Date.now() < end && !ctx.signal.aborted && w.some((x) => x.goneNs === undefined)) {
+  const end = monoMs() + ms;
+  while (monoMs() < end && !ctx.signal.aborted && w.some((x) => x.goneNs === undefined)) {
     const all = await e.p.a.sockets();
-    const t = nowNs();
+    const t = eventNs();
     tuples.forEach((tu, i) => {
       const x = w[i]!;
       if (x.goneNs !== undefined) return;

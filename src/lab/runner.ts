@@ -1,4 +1,5 @@
 // Runs a lab's cases, collects steps, checks and packets, and turns them into verdicts.
+import { eventNs, monoMs } from './clock.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -42,9 +43,6 @@ export interface RunOptions {
   onProgress?: (line: string) => void;
 }
 
-export function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-}
 
 class Context implements CaseContext {
   readonly steps: string[] = [];
@@ -79,7 +77,7 @@ class Context implements CaseContext {
   }
 
   note(who: string | undefined, text: string): void {
-    this.notes.push({ tsNs: nowNs(), who, text });
+    this.notes.push({ tsNs: eventNs(), who, text });
     this.progress(`     · ${who ? who + ': ' : ''}${text}`);
   }
 
@@ -166,7 +164,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   const scale = opts.toleranceScale ?? toleranceScale();
   const progress = opts.onProgress ?? (() => {});
   const signal = opts.signal ?? new AbortController().signal;
-  const started = performance.now();
+  const started = monoMs();
   const startedAt = new Date().toISOString();
   const traits = target ? { id: target.id, linkUnsupported: opts.linkUnsupported ?? (target.partner ? undefined : `${target.id} offers no partner link for two-host labs`) } : { id: 'linux-host', local: true };
   const why = labUnsupported(lab, traits);
@@ -193,8 +191,8 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   if (target && (opts.jobs ?? 1) > 1) progress(`--jobs ${opts.jobs}: cases run one at a time on target ${target.id} (they share its sysctls)`);
   const runCase = async (lc: LabCase, progress: (line: string) => void): Promise<CaseResult> => {
     progress(`case ${lc.id}: ${lc.title}`);
-    const t0 = nowNs();
-    const t = performance.now();
+    const t0 = eventNs();
+    const t = monoMs();
     const ctx = new Context(stack, target, subject, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
     let error: string | undefined;
     try {
@@ -237,7 +235,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
       title: lc.title,
       verdict: worst(verdicts),
       error: error ?? (ctx.checks.length === 0 ? 'the case made no checks' : undefined),
-      durationMs: performance.now() - t,
+      durationMs: monoMs() - t,
       steps: ctx.steps,
       sysctls: ctx.sysctls,
       checks: ctx.checks,
@@ -280,7 +278,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     ...(target ? { target: target.id } : {}),
     subject,
     startedAt,
-    durationMs: performance.now() - started,
+    durationMs: monoMs() - started,
     verdict: worst(cases.map((c) => c.verdict)),
     cases,
     ...(skipped.length ? { skipped } : {}),
