@@ -87,14 +87,7 @@ export class PeerClient implements AsyncDisposable {
       child.once('spawn', () => res());
       child.once('error', rej);
     });
-    const c = new PeerClient(child, opts.slackMs ?? 5000, opts.netns);
-    try {
-      await c.ping();
-    } catch (e) {
-      await c.dispose();
-      throw e;
-    }
-    return c;
+    return PeerClient.ready(new PeerClient(child, opts.slackMs ?? 5000, opts.netns));
   }
 
   /**
@@ -102,7 +95,11 @@ export class PeerClient implements AsyncDisposable {
    * only needs stdin/stdout/stderr streams, an 'exit' event and kill(). Waits until it answers a ping.
    */
   static async attach(child: ChildProcess, opts: { slackMs?: number } = {}): Promise<PeerClient> {
-    const c = new PeerClient(child, opts.slackMs ?? 5000, undefined);
+    return PeerClient.ready(new PeerClient(child, opts.slackMs ?? 5000, undefined));
+  }
+
+  /** Resolves with `c` once it answers a ping; disposes it when it does not. */
+  private static async ready(c: PeerClient): Promise<PeerClient> {
     try {
       await c.ping();
     } catch (e) {

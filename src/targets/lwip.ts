@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { parseVersion, type StackInfo } from '../lab/kernel.js';
 import { must } from '../testbed/exec.js';
 import { Testbed } from '../testbed/testbed.js';
-import type { Match } from '../wire/match.js';
 import { packageRoot } from '../wire/native.js';
 import { GhostLink, runNet } from './ghost-link.js';
 import { GuestChannel } from './guest-channel.js';
+import type { PeerClient } from '../peer/client.js';
 import { guestDir } from './qemu.js';
-import { disposeProcessTarget, ghostLinkSession } from './session.js';
-import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
+import { ProcessTarget } from './session.js';
+import { noSysctls, type TargetFactory, type TargetHost } from './target.js';
 
 export async function lwipUnavailable(): Promise<string | undefined> {
   if (!existsSync('/usr/include/lwip/netif/tapif.h')) return 'liblwip-dev is not installed (apt-get install liblwip-dev)';
@@ -42,13 +42,17 @@ export async function buildLwipPeer(): Promise<string> {
   return bin;
 }
 
-export class LwipTarget implements LabTarget {
+export class LwipTarget extends ProcessTarget {
   readonly id = 'lwip';
   readonly stack = lwipStack();
-  private readonly sessions = new Set<ProbeSession>();
-  private disposed: Promise<void> | undefined;
 
-  private constructor(readonly tb: Testbed, private readonly proc: ChildProcess, readonly channel: GuestChannel, readonly link: GhostLink, readonly serverAddr: string, readonly host: TargetHost) {}
+  private constructor(tb: Testbed, proc: ChildProcess, readonly channel: GuestChannel, link: GhostLink, serverAddr: string, host: TargetHost) {
+    super(tb, proc, link, serverAddr, host);
+  }
+
+  protected sessionPeer(): Promise<PeerClient> {
+    return this.channel.peer();
+  }
 
   static async start(): Promise<LwipTarget> {
     const why = await lwipUnavailable();
@@ -88,21 +92,6 @@ export class LwipTarget implements LabTarget {
       await tb.dispose().catch(() => undefined);
       throw e;
     }
-  }
-
-  async probe(filter: Match = {}): Promise<ProbeSession> {
-    const s = await ghostLinkSession({ host: this.host, addr: this.serverAddr, link: this.link, filter, sysctl: noSysctls('lwip'), peer: () => this.channel.peer() });
-    this.sessions.add(s);
-    return s;
-  }
-
-  dispose(): Promise<void> {
-    this.disposed ??= disposeProcessTarget(this.sessions, this.proc, this.tb);
-    return this.disposed;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.dispose();
   }
 }
 

@@ -1,5 +1,5 @@
-// A ProbeSession over a link in the prober's namespace: a fresh ghost, a Wire on the link, peers and
-// sysctls that go with the session.
+// Probe sessions, one way for every target: linkSession() (a ghost, a Wire on the prober's link, the peers
+// and sysctls of the session, all put back on dispose), and ProcessTarget for one-process stacks.
 import type { ChildProcess } from 'node:child_process';
 import type { Testbed } from '../testbed/testbed.js';
 import type { PeerClient } from '../peer/client.js';
@@ -7,7 +7,8 @@ import type { SysctlApi } from '../testbed/host.js';
 import type { Match } from '../wire/match.js';
 import { Wire } from '../wire/wire.js';
 import type { GhostLink } from './ghost-link.js';
-import type { ProbeSession, TargetHost } from './target.js';
+import type { LabTarget, ProbeSession, TargetHost } from './target.js';
+import type { StackInfo } from '../lab/kernel.js';
 
 /** A ghost address the prober speaks from, made for one session and removed by dispose. */
 export interface Ghost {
@@ -86,13 +87,46 @@ export function ghostLinkSession(spec: Omit<SessionSpec, 'ghost' | 'netns' | 'if
 }
 
 /**
- * Tear-down shared by targets that are one user-space process on a testbed (lwIP, slirp): sessions
- * first, then the process (SIGKILL, waiting for its exit), then the testbed.
+ * A target that is one user-space process on a testbed, probed over a GhostLink (lwIP, slirp): its
+ * sessions, and the tear-down (sessions first, then the process, SIGKILL and waiting for its exit, then
+ * the testbed). Subclasses say how they start and where a session's peer program runs.
  */
-export async function disposeProcessTarget(sessions: Iterable<ProbeSession>, proc: ChildProcess, tb: Testbed): Promise<void> {
-  for (const s of sessions) await s.dispose().catch(() => undefined);
-  const gone = new Promise<void>((res) => (proc.exitCode !== null || proc.signalCode !== null ? res() : proc.once('exit', () => res())));
-  proc.kill('SIGKILL');
-  await gone;
-  await tb.dispose();
+export abstract class ProcessTarget implements LabTarget {
+  abstract readonly id: string;
+  abstract readonly stack: StackInfo;
+  private readonly sessions = new Set<ProbeSession>();
+  private disposed: Promise<void> | undefined;
+
+  protected constructor(
+    readonly tb: Testbed,
+    private readonly proc: ChildProcess,
+    readonly link: GhostLink,
+    /** The address the prober connects to. */
+    readonly serverAddr: string,
+    readonly host: TargetHost,
+  ) {}
+
+  /** The peer program of a session (the application side of the stack under test). */
+  protected abstract sessionPeer(): Promise<PeerClient>;
+
+  async probe(filter: Match = {}): Promise<ProbeSession> {
+    const s = await ghostLinkSession({ host: this.host, addr: this.serverAddr, link: this.link, filter, sysctl: this.host.sysctl, peer: () => this.sessionPeer(), onDispose: () => this.sessions.delete(s), label: this.id });
+    this.sessions.add(s);
+    return s;
+  }
+
+  dispose(): Promise<void> {
+    this.disposed ??= (async () => {
+      for (const s of [...this.sessions]) await s.dispose().catch(() => undefined);
+      const gone = new Promise<void>((res) => (this.proc.exitCode !== null || this.proc.signalCode !== null ? res() : this.proc.once('exit', () => res())));
+      this.proc.kill('SIGKILL');
+      await gone;
+      await this.tb.dispose();
+    })();
+    return this.disposed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
 }

@@ -9,10 +9,9 @@ import { parseVersion, type StackInfo } from '../lab/kernel.js';
 import { PeerClient } from '../peer/client.js';
 import { must } from '../testbed/exec.js';
 import { Testbed } from '../testbed/testbed.js';
-import type { Match } from '../wire/match.js';
 import { GhostLink, runNet } from './ghost-link.js';
-import { disposeProcessTarget, ghostLinkSession } from './session.js';
-import { noSysctls, type LabTarget, type ProbeSession, type TargetFactory, type TargetHost } from './target.js';
+import { ProcessTarget } from './session.js';
+import { noSysctls, type TargetFactory, type TargetHost } from './target.js';
 
 export async function slirpUnavailable(): Promise<string | undefined> {
   const r = spawnSync('slirp4netns', ['--version'], { encoding: 'utf8' });
@@ -28,20 +27,18 @@ function slirpStack(): StackInfo {
   return { os: 'slirp', release: `libslirp ${lib} (slirp4netns ${tool})`, version: parseVersion(lib) };
 }
 
-export class SlirpTarget implements LabTarget {
+export class SlirpTarget extends ProcessTarget {
   readonly id = 'slirp';
   readonly stack = slirpStack();
-  private disposed: Promise<void> | undefined;
-  private readonly sessions = new Set<ProbeSession>();
 
-  private constructor(
-    readonly tb: Testbed,
-    private readonly proc: ChildProcess,
-    readonly link: GhostLink,
-    /** The address the outside listener binds and the prober connects to (slirp relays it). */
-    readonly serverAddr: string,
-    readonly host: TargetHost,
-  ) {}
+  private constructor(tb: Testbed, proc: ChildProcess, link: GhostLink, serverAddr: string, host: TargetHost) {
+    super(tb, proc, link, serverAddr, host);
+  }
+
+  /** The "server" program runs outside, where slirp relays connections to (serverAddr is outside's). */
+  protected sessionPeer(): Promise<PeerClient> {
+    return PeerClient.spawn({ netns: this.tb.host('outside').netns });
+  }
 
   static async start(): Promise<SlirpTarget> {
     const why = await slirpUnavailable();
@@ -83,30 +80,6 @@ export class SlirpTarget implements LabTarget {
       await tb.dispose().catch(() => undefined);
       throw e;
     }
-  }
-
-  async probe(filter: Match = {}): Promise<ProbeSession> {
-    const outside = this.tb.host('outside').netns;
-    const s = await ghostLinkSession({
-      host: this.host,
-      addr: this.serverAddr,
-      link: this.link,
-      filter,
-      sysctl: noSysctls('slirp'),
-      // The "server" program runs outside, where slirp relays connections to.
-      peer: () => PeerClient.spawn({ netns: outside }),
-    });
-    this.sessions.add(s);
-    return s;
-  }
-
-  dispose(): Promise<void> {
-    this.disposed ??= disposeProcessTarget(this.sessions, this.proc, this.tb);
-    return this.disposed;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.dispose();
   }
 }
 
