@@ -6,7 +6,9 @@
 import { anyVersion, type Expectation } from '../src/lab/expect.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { connectCrafted, counting, packets, probeServer, tcpOnly } from './common.js';
+import { connectCrafted } from '../src/lab/probes.js';
+import { counting, packets, tcpOnly } from '../src/lab/evidence.js';
+import { probeServer } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33400;

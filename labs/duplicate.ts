@@ -11,7 +11,8 @@ import type { PeerClient } from '../src/peer/client.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
 import type { TcpOption } from '../src/wire/types.js';
-import { counting, probeServer, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from '../src/lab/evidence.js';
+import { probeServer } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33200;

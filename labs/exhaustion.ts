@@ -8,7 +8,8 @@ import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import type { LabHost } from '../src/lab/stack.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
-import { counting, pair, packets, sockLine, tcpOnly, type Pair } from './common.js';
+import { counting, packets, sockLine, tcpOnly } from '../src/lab/evidence.js';
+import { pair, type Pair } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const LOW = 40000;

@@ -6,7 +6,9 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
-import { connectionsOf, counting, firstFinBy, httpExchange, nodeHttpServer, pair, packets, readEof, sockLine, tcpOnly, type Pair } from './common.js';
+import { connectionsOf, counting, firstFinBy, packets, sockLine, tcpOnly } from '../src/lab/evidence.js';
+import { httpExchange, nodeHttpServer, readEof } from './http.js';
+import { pair, type Pair } from '../src/lab/fixtures.js';
 
 const PORT = 8080;
 const N = 20;

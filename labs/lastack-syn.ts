@@ -9,7 +9,9 @@ import { anyVersion } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { classifyReply, connectCrafted, counting, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket } from './common.js';
+import { classifyReply, counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from '../src/lab/evidence.js';
+import { connectCrafted } from '../src/lab/probes.js';
+import { probeServer } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33200;

@@ -9,7 +9,8 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { changed, delta } from '../src/testbed/counters.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, type Sysctls, classifyReply, connectedPair } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply } from '../src/lab/evidence.js';
+import { type Sysctls, connectedPair } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 /** Long enough for the server's first FIN retransmission (RTO >= 200 ms, timers up to 12.5% late). */

@@ -5,7 +5,8 @@
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { seqDiff } from '../src/wire/seq.js';
-import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, connectedPair, type Connected } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket } from '../src/lab/evidence.js';
+import { connectedPair, type Connected } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const DATA_BYTES = 16 * 1024;

@@ -8,7 +8,9 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
 import type { TcpOption } from '../src/wire/types.js';
-import { classifyReply, connectCrafted, counting, packets, probeServer, tcpOnly } from './common.js';
+import { classifyReply, counting, packets, tcpOnly } from '../src/lab/evidence.js';
+import { connectCrafted } from '../src/lab/probes.js';
+import { probeServer } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33300;

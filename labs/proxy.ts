@@ -15,7 +15,9 @@ import type { NetnsHost } from '../src/testbed/host.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 import { Testbed } from '../src/testbed/testbed.js';
 import { Wire } from '../src/wire/wire.js';
-import { connectionsOf, counting, firstFinBy, httpExchange, nodeHttpServer, sockLine, spawnIn, simultaneousCloses, tcpOnly, toRecord, wireSource, type Proc } from './common.js';
+import { connectionsOf, counting, firstFinBy, sockLine, simultaneousCloses, tcpOnly, toRecord, wireSource } from '../src/lab/evidence.js';
+import { httpExchange, nodeHttpServer } from './http.js';
+import { spawnIn, type Proc } from '../src/testbed/proc.js';
 
 const N = 200;
 const BACKEND_PORT = 8080;

@@ -8,7 +8,8 @@ import { Wire } from '../src/wire/wire.js';
 import { eventNs, monoMs } from '../src/lab/clock.js';
 import { changed, delta, type Counters } from '../src/testbed/counters.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
-import { counting, pair, packets, sockLine, socketOf, tcpOnly, wireSource, type Pair } from './common.js';
+import { counting, packets, sockLine, socketOf, tcpOnly, wireSource } from '../src/lab/evidence.js';
+import { pair, type Pair } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 /**

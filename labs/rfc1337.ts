@@ -9,7 +9,9 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { counting, FIN_ACK, liveness, packets, probeServer, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply } from './common.js';
+import { counting, packets, sockLineOr, socketOf, tcpOnly, waitSocket, classifyReply } from '../src/lab/evidence.js';
+import { FIN_ACK, liveness } from '../src/lab/probes.js';
+import { probeServer } from '../src/lab/fixtures.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 
 const SERVER_PORT = 8080;

@@ -6,7 +6,8 @@
 // labs/index.ts, add `lab:<id>` to package.json's scripts and a test/labs/<id>.test.ts, and tell the
 // story with a real run in labs/README.md.
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { packets, pair, sockLineOr, waitSocket } from './common.js';
+import { packets, sockLineOr, waitSocket } from '../src/lab/evidence.js';
+import { pair } from '../src/lab/fixtures.js';
 
 const PORT = 8080;
 

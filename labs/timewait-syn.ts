@@ -7,7 +7,9 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { seqAdd, seqDiff } from '../src/wire/seq.js';
-import { classifyReply, counting, FIN_ACK, liveness, packets, probeServer, sockLine, socketOf, tcpOnly, waitSocket } from './common.js';
+import { classifyReply, counting, packets, sockLine, socketOf, tcpOnly, waitSocket } from '../src/lab/evidence.js';
+import { FIN_ACK, liveness } from '../src/lab/probes.js';
+import { probeServer } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const PROBER_PORT = 33000;

@@ -9,7 +9,8 @@ import type { PeerClient } from '../src/peer/client.js';
 import { run } from '../src/testbed/exec.js';
 import { eventNs, monoMs } from '../src/lab/clock.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
-import { counting, pair, packets, sockLine, socketOf, tcpOnly, waitSocket, type Pair } from './common.js';
+import { counting, packets, sockLine, socketOf, tcpOnly, waitSocket } from '../src/lab/evidence.js';
+import { pair, type Pair } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const FIN_TIMEOUT_S = 5;

@@ -36,7 +36,7 @@ export interface LabHost extends TargetHost {
   counters(): Promise<Counters>;
   sockets(filter?: SocketFilter): Promise<SocketEntry[]>;
   peer(): Promise<PeerClient>;
-  /** nftables drops on this host; only local namespaces have it (see Pair.impair in labs/common.ts). */
+  /** nftables drops on this host; only local namespaces have it (see Pair.impair in src/lab/fixtures.ts). */
   impair?(spec: ImpairSpec): Promise<Impairment>;
   /** The namespace, for hosts of this machine (captures on other interfaces, programs such as nginx). */
   readonly netns?: string;

@@ -23,8 +23,8 @@ export interface Lab {
   roles: LabRoles;
   /**
    * How the lab reaches a stack that is not this machine's kernel:
-   * 'probe': a ghost prober against the stack's server (labs/common.ts probeServer()): any target;
-   * 'link': kernel sockets on both ends (labs/common.ts pair()): targets that offer LabTarget.partner().
+   * 'probe': a ghost prober against the stack's server (src/lab/fixtures.ts probeServer()): any target;
+   * 'link': kernel sockets on both ends (src/lab/fixtures.ts pair()): targets that offer LabTarget.partner().
    */
   remote: 'probe' | 'link';
   /** Set when the lab can only run on this machine's kernel, saying why (shown by run, list and matrix). */
