@@ -1,0 +1,178 @@
+// The KTAP reporter, read back by a small parser of Documentation/dev-tools/ktap.rst: every level starts with
+// "KTAP version 1" and a plan "1..N" at its indentation, results are "<ok|not ok> <n> <description>[ # ...]"
+// numbered from 1, nested lines are indented two more spaces and end before the parent's result line, a
+// parent fails when a subtest fails, SKIP is "ok", ERROR is "not ok", every other line is a "# " diagnostic.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderKtap } from '../../src/report/ktap.js';
+import type { ReportJson } from '../../src/report/json.js';
+import { sampleReportJson } from '../fixtures/inspect-labresult.js';
+
+interface KtapTest {
+  n: number;
+  ok: boolean;
+  name: string;
+  directive?: string;
+  reason?: string;
+  diag: string[];
+  subtests: KtapTest[];
+}
+
+const RESULT = /^(ok|not ok) (\d+)(?: ([^#]*?))?(?: # (?:(SKIP|TODO|XFAIL|TIMEOUT|ERROR)\b ?)?(.*))?$/;
+
+/** Parses one level starting at lines[i] (its version line) at `depth`; returns its tests and the next line. */
+function parseLevel(lines: string[], i: number, depth: number): { tests: KtapTest[]; next: number; diag: string[]; subtest?: string } {
+  const pad = '  '.repeat(depth);
+  expect(lines[i], `line ${i + 1}: version line at depth ${depth}`).toBe(`${pad}KTAP version 1`);
+  // KUnit's optional "# Subtest: NAME" between the version line and the plan (a diagnostic line to ktap.rst).
+  const header = depth > 0 ? new RegExp(`^${pad}# Subtest: (.*)$`).exec(lines[i + 1] ?? '') : null;
+  if (header) i++;
+  const plan = /^(\d+)\.\.(\d+)$/.exec(lines[i + 1]?.slice(pad.length) ?? '');
+  expect(lines[i + 1]!.startsWith(pad) && plan, `line ${i + 2}: plan after the version line: ${lines[i + 1]}`).toBeTruthy();
+  expect(plan![1]).toBe('1');
+  const planned = Number(plan![2]);
+  const tests: KtapTest[] = [];
+  let diag: string[] = [];
+  let sub: KtapTest[] = [];
+  let subName: string | undefined;
+  let j = i + 2;
+  while (j < lines.length) {
+    const l = lines[j]!;
+    if (l.startsWith(`${pad}  KTAP version 1`)) {
+      expect(sub, `line ${j + 1}: two subtest blocks before one result line`).toEqual([]);
+      const r = parseLevel(lines, j, depth + 1);
+      sub = r.tests;
+      subName = r.subtest;
+      diag.push(...r.diag);
+      j = r.next;
+      continue;
+    }
+    // A line at a shallower indentation belongs to the parent: this level has ended.
+    if (!l.startsWith(pad) || l[pad.length] === ' ') break;
+    const body = l.slice(pad.length);
+    if (body.startsWith('# ')) {
+      diag.push(body.slice(2));
+      j++;
+      continue;
+    }
+    const m = RESULT.exec(body);
+    expect(m, `line ${j + 1}: neither a result nor a diagnostic: ${JSON.stringify(l)}`).toBeTruthy();
+    const t: KtapTest = { n: Number(m![2]), ok: m![1] === 'ok', name: m![3] ?? '', diag, subtests: sub };
+    if (m![4]) t.directive = m![4];
+    if (m![5]) t.reason = m![5];
+    expect(t.n, `line ${j + 1}: numbers start at 1 and go up by 1`).toBe(tests.length + 1);
+    if (t.directive === 'ERROR' || t.directive === 'TIMEOUT') expect(t.ok, `line ${j + 1}: ${t.directive} is "not ok"`).toBe(false);
+    // A parent fails when a subtest fails (skips do not count against it).
+    if (sub.length) expect(t.ok, `line ${j + 1}: ${t.name} vs its subtests`).toBe(sub.every((s) => s.ok));
+    if (subName !== undefined) expect(t.name, `line ${j + 1}: the result line names the test its "# Subtest:" named`).toBe(subName);
+    subName = undefined;
+    tests.push(t);
+    diag = [];
+    sub = [];
+    j++;
+  }
+  expect(sub, 'a subtest block with no result line after it').toEqual([]);
+  expect(tests.length, `plan 1..${planned} at depth ${depth} (line ${i + 2})`).toBe(planned);
+  return { tests, next: j, diag, ...(header ? { subtest: header[1]! } : {}) };
+}
+
+function parseKtap(text: string): { tests: KtapTest[]; trailing: string[] } {
+  expect(text.endsWith('\n')).toBe(true);
+  const lines = text.slice(0, -1).split('\n');
+  const r = parseLevel(lines, 0, 0);
+  // After the last top-level result only diagnostics (kselftest's totals) may follow.
+  const rest = lines.slice(r.next);
+  for (const l of rest) expect(l).toMatch(/^# /);
+  return { tests: r.tests, trailing: [...r.diag, ...rest.map((l) => l.slice(2))] };
+}
+
+function totals(tests: readonly KtapTest[]): { pass: number; fail: number; skip: number; error: number } {
+  const t = { pass: 0, fail: 0, skip: 0, error: 0 };
+  // Leaves are checks (or cases that never ran); a parent counts only when it adds an ERROR of its own.
+  const walk = (ts: readonly KtapTest[]) => {
+    for (const x of ts) {
+      if (x.directive === 'ERROR') t.error++;
+      if (x.subtests.length) walk(x.subtests);
+      else if (x.directive === 'SKIP') t.skip++;
+      else if (x.directive !== 'ERROR') t[x.ok ? 'pass' : 'fail']++;
+    }
+  };
+  walk(tests);
+  return t;
+}
+
+describe('KTAP reporter', () => {
+  it('a real lab run (timewait-syn on 6.18): one lab, its cases nested, their checks nested in them', () => {
+    const real = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'report-timewait-syn.json'), 'utf8')) as ReportJson;
+    const text = renderKtap(real);
+    const { tests, trailing } = parseKtap(text);
+    expect(text.split('\n').slice(0, 5)).toEqual(['KTAP version 1', '1..1', '  KTAP version 1', '  # Subtest: timewait-syn', `  1..${real.labs[0]!.cases.length}`]);
+    expect(tests.map((t) => [t.name, t.ok])).toEqual([['timewait-syn', true]]);
+    const lab = real.labs[0]!;
+    expect(tests[0]!.subtests.map((c) => c.name)).toEqual(lab.cases.map((c) => c.id));
+    for (const [i, c] of lab.cases.entries()) {
+      expect(tests[0]!.subtests[i]!.subtests.map((k) => `ok ${k.n} ${k.name}`)).toEqual(c.checks.map((k, j) => `ok ${j + 1} ${k.id}`));
+    }
+    const checks = lab.cases.reduce((s, c) => s + c.checks.length, 0);
+    expect(trailing.at(-1)).toBe(`Totals: pass:${checks} fail:0 xfail:0 xpass:0 skip:0 error:0`);
+    expect(totals(tests)).toEqual({ pass: checks, fail: 0, skip: 0, error: 0 });
+    // Diagnostic lines name the lab and its kernel, before the lab's result line.
+    expect(tests[0]!.diag.join('\n')).toContain(`timewait-syn: ${lab.title} (linux ${lab.stack.release}) PASS`);
+  });
+
+  it('fail, error and skip (synthetic): not ok, # ERROR with the reason, ok # SKIP with why', async () => {
+    const j = await sampleReportJson();
+    j.labs[0]!.skipped = [{ id: 'on-target', title: 'needs two hosts', why: 'slirp offers no partner link for two-host labs' }];
+    // A second lab: a check with no rule for the stack (ERROR), a case that errored after its checks.
+    const second = structuredClone(j.labs[0]!);
+    second.id = 'paws';
+    delete second.skipped;
+    second.cases = [structuredClone(j.labs[0]!.cases[0]!)];
+    second.cases[0]!.checks[1]!.verdict = 'ERROR';
+    second.cases[0]!.checks[1]!.rule = 'none';
+    second.cases[0]!.checks[1]!.expected = 'no expectation for lwip 2.1.3';
+    second.cases[0]!.error = 'timeout waiting for the SYN-ACK';
+    // A third lab with every case skipped: the lab itself is a skip.
+    const third = structuredClone(j.labs[0]!);
+    third.id = 'linger';
+    third.cases = [];
+    third.skipped = [{ id: 'linger0', title: 'x', why: 'needs this machine\'s kernel' }];
+    j.labs.push(second, third);
+    const text = renderKtap(j);
+    const { tests, trailing } = parseKtap(text);
+    expect(tests.map((t) => `${t.ok ? 'ok' : 'not ok'} ${t.n} ${t.name}${t.directive ? ` # ${t.directive}` : ''}`)).toEqual([
+      'not ok 1 timewait-syn', 'not ok 2 paws', 'ok 3 linger # SKIP',
+    ]);
+    const [tw, paws, linger] = tests as [KtapTest, KtapTest, KtapTest];
+    expect(tw.subtests.map((c) => `${c.ok ? 'ok' : 'not ok'} ${c.name}${c.directive ? ` # ${c.directive} ${c.reason}` : ''}`)).toEqual([
+      'ok newer-isn',
+      'not ok older-isn',
+      'not ok broken # ERROR EPERM: raw sockets need root',
+      'ok on-target # SKIP slirp offers no partner link for two-host labs',
+    ]);
+    // The failing check carries what was expected and seen as diagnostics right before its result line,
+    // and a multi-line 'because' with a '#' stays on diagnostic lines.
+    const older = tw.subtests[1]!.subtests[0]!;
+    expect([older.ok, older.name]).toEqual([false, 'answer']);
+    expect(older.diag).toContain('observed ".", expected "S." (linux >=4.12)');
+    expect(older.diag).toContain('expected because: a # sign and "quotes" and a second line');
+    expect(older.diag).toContain('counters: TcpExt.TWRecycled +0, TcpExt.PAWSActive +1');
+    const pc = paws.subtests[0]!;
+    expect([pc.ok, pc.directive, pc.reason]).toEqual([false, 'ERROR', 'timeout waiting for the SYN-ACK']);
+    expect(pc.subtests.map((k) => `${k.ok} ${k.directive ?? ''} ${k.reason ?? ''}`.trim())).toEqual(['true', 'false ERROR no expectation for lwip 2.1.3']);
+    expect([linger.reason, linger.subtests[0]!.directive]).toEqual(['no case applies to this stack', 'SKIP']);
+    // kselftest's totals agree with the tree: 3 passing checks (tw 2, paws 1), 1 DIFFERS, 2 skipped cases,
+    // errors: tw's broken case, paws' ERROR check and its errored case.
+    expect(totals(tests)).toEqual({ pass: 3, fail: 1, skip: 2, error: 3 });
+    expect(trailing.at(-1)).toBe('Totals: pass:3 fail:1 xfail:0 xpass:0 skip:2 error:3');
+    expect(trailing).toContain('2 skipped test(s) detected: cases that cannot run on this stack');
+    // The '#' rule: no description holds one.
+    j.labs[0]!.cases[0]!.checks[0]!.id = 'a#b';
+    expect(renderKtap(j)).toContain('\n    ok 1 a_b\n');
+  });
+
+  it('an empty run is a plan of zero', () => {
+    expect(renderKtap({ schema: 'tcplab.report/1', verdict: 'PASS', labs: [] })).toBe('KTAP version 1\n1..0\n# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:0\n');
+  });
+});
