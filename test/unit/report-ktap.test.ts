@@ -27,6 +27,23 @@ describe('KTAP reporter', () => {
     expect(tests[0]!.diag.join('\n')).toContain(`timewait-syn: ${lab.title} (linux ${lab.stack.release}) PASS`);
   });
 
+  it('a real run with a case that cannot run on the target (lastack on the Linux 6.12 QEMU guest): ok # SKIP why', () => {
+    // Saved with: tcplab run lastack --target linux-6.12-qemu --no-pcap --json-file test/fixtures/report-lastack-qemu.json
+    const real = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'report-lastack-qemu.json'), 'utf8')) as ReportJson;
+    const lab = real.labs[0]!;
+    expect(lab.skipped?.map((k) => k.id)).toEqual(['rfc1337-rst']);
+    const { tests, trailing } = parseKtap(renderKtap(real));
+    const cases = tests[0]!.subtests;
+    expect(cases.map((c) => `${c.ok ? 'ok' : 'not ok'} ${c.n} ${c.name}${c.directive ? ` # ${c.directive}` : ''}`)).toEqual([
+      ...lab.cases.map((c, i) => `ok ${i + 1} ${c.id}`), `ok ${lab.cases.length + 1} rfc1337-rst # SKIP`,
+    ]);
+    expect(cases.at(-1)!.reason).toBe(lab.skipped![0]!.why);
+    const checks = lab.cases.reduce((n, c) => n + c.checks.length, 0);
+    expect(totals(tests)).toEqual({ pass: checks, fail: 0, skip: 1, error: 0 });
+    expect(trailing.at(-1)).toBe(`Totals: pass:${checks} fail:0 xfail:0 xpass:0 skip:1 error:0`);
+    expect(tests[0]!.diag.join('\n')).toContain('(linux 6.12.117+deb13-amd64 on linux-6.12-qemu) PASS');
+  });
+
   it('fail, error and skip (synthetic): not ok, # ERROR with the reason, ok # SKIP with why', async () => {
     const j = await sampleReportJson();
     j.labs[0]!.skipped = [{ id: 'on-target', title: 'needs two hosts', why: 'slirp offers no partner link for two-host labs' }];
