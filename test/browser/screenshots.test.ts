@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matrixHtml } from '../../src/matrix/html.js';
 import type { MatrixResult } from '../../src/matrix/types.js';
 import { renderHtml } from '../../src/report/html.js';
-import type { ReportJson } from '../../src/report/tap.js';
+import type { ReportJson } from '../../src/report/json.js';
 import { ARTIFACTS, browse, findChromium, pngSize } from '../helpers/chromium.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
