@@ -13,6 +13,7 @@ import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
 import { renderTap } from './report/tap.js';
+import { renderKtap } from './report/ktap.js';
 import { cmdMatrix, runOnTarget } from './cli/matrix.js';
 import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './lab/placement.js';
@@ -43,6 +44,7 @@ const RUN_OPTIONS: OptionSpec = {
   'tolerance-scale': { type: 'string' },
   expectations: { type: 'string' },
   tap: { type: 'boolean' },
+  ktap: { type: 'boolean' },
   html: { type: 'string' },
   explain: { type: 'boolean' },
   jobs: { type: 'string' },
@@ -113,13 +115,14 @@ async function cmdRun(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('run', argv, RUN_OPTIONS);
   const v = values as {
     case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; keep?: boolean; slow?: boolean;
-    absolute?: boolean; 'tolerance-scale'?: string; expectations?: string; tap?: boolean; html?: string; explain?: boolean;
+    absolute?: boolean; 'tolerance-scale'?: string; expectations?: string; tap?: boolean; ktap?: boolean; html?: string; explain?: boolean;
     jobs?: string; target?: string; subject?: string; kernel?: string; modules?: string;
   };
   if (positionals.length !== 1) throw new UsageError('run: name one lab, or all (tcplab list shows them)', 'run');
   if (v.kernel !== undefined && v.target !== undefined) throw new UsageError('run: --kernel and --target: choose one (--kernel boots your kernel in QEMU as the target)', 'run');
   if (v.modules !== undefined && v.kernel === undefined) throw new UsageError('run: --modules goes with --kernel FILE (the modules directory of that kernel)', 'run');
   if (v.json && v.tap) throw new UsageError('run: --json and --tap: choose one for stdout (use --json-file for the other)', 'run');
+  if (v.ktap && (v.json || v.tap)) throw new UsageError(`run: --ktap and --${v.json ? 'json' : 'tap'}: choose one for stdout (use --json-file for the JSON)`, 'run');
   const which = positionals[0]!;
   let factory: StackFactory | undefined;
   try {
@@ -168,7 +171,7 @@ async function cmdRun(argv: string[]): Promise<number> {
     return EXIT.ERROR;
   }
   const pcapDir = v['no-pcap'] ? undefined : (v.pcap ?? 'tcplab-out');
-  const machine = (v.json ?? false) || (v.tap ?? false);
+  const machine = (v.json ?? false) || (v.tap ?? false) || (v.ktap ?? false);
   const color = !machine && colorEnabled(process.stdout);
   // What this run may create, to hand to the user behind sudo afterwards.
   const written = [firstMissing(pcapDir), firstMissing(v['json-file']), firstMissing(v.html)];
@@ -210,6 +213,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   const text = JSON.stringify(report, null, 2);
   if (v.json) process.stdout.write(text + '\n');
   if (v.tap) process.stdout.write(renderTap(report));
+  if (v.ktap) process.stdout.write(renderKtap(report));
   if (v['json-file']) writeFileSync(v['json-file'], text + '\n');
   if (v.html) {
     writeFileSync(v.html, renderHtml(report));

@@ -10,6 +10,7 @@ const RUN = `  tcplab run <lab|all> [options]    run a lab (root: namespaces and
       --json           print the JSON report on stdout (progress goes to stderr)
       --json-file F    also write the JSON report to F
       --tap            print TAP 13 (one test point per check) on stdout instead of text
+      --ktap           print KTAP v1 as kselftest does (lab > cases > checks, nested) on stdout
       --html F         write a self-contained HTML report (SVG ladders) to F
       --explain        narrate each TIME-WAIT event with the rule behind it (RFC section, kernel function)
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)

@@ -6,7 +6,7 @@ import type { MatrixResult } from './types.js';
 import { differingRows, matrixView, stackLine, type ViewCase, type ViewCell, type ViewTable } from './view.js';
 
 const CSS = `
-main { max-width: none; }
+section.lab { overflow-x: auto; }
 table.matrix { font-size: 15px; width: 100%; }
 table.matrix th { position: sticky; top: 0; background: #fff; }
 table.matrix tr.case td { background: #eef1f6; font-weight: 600; padding-top: 10px; }

@@ -1,6 +1,8 @@
 // The frame every tcplab HTML page shares (lab report, inspect report, matrix): one self-contained
 // document, inline CSS only, and a Content-Security-Policy that forbids fetching anything, so a page
-// opened from a mail or a CI artifact looks the same offline and cannot phone home.
+// opened from a mail or a CI artifact looks the same offline and cannot phone home. Made to be projected:
+// fluid width (no fixed page width), and no text under 14 px (test/unit/report-html.test.ts reads every
+// font-size here, in the pages' own CSS and in the SVG ladder's).
 import { esc } from './svg-ladder.js';
 
 export { esc };
@@ -13,18 +15,19 @@ body { margin: 0; font: 17px/1.5 system-ui, "DejaVu Sans", "Segoe UI", sans-seri
 header.top { background: #1a237e; color: #fff; padding: 18px 32px; display: flex; align-items: center; gap: 18px; flex-wrap: wrap; }
 header.top h1 { margin: 0; font-size: 26px; font-weight: 650; }
 header.top .meta { opacity: .85; font-size: 15px; }
-main { max-width: 1080px; margin: 0 auto; padding: 16px 24px 64px; }
-section.lab, section.conn { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 18px 26px; margin: 22px 0; }
+main { margin: 0 auto; padding: 16px clamp(12px, 2.5vw, 48px) 64px; }
+section.lab, section.conn { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 18px clamp(12px, 2vw, 32px); margin: 22px 0; }
 h2 { font-size: 24px; margin: 4px 0 6px; } h3 { font-size: 20px; margin: 26px 0 8px; padding-top: 14px; border-top: 1px solid var(--line); }
-.badge { display: inline-block; font: 700 13px/1 system-ui, sans-serif; letter-spacing: .04em; padding: 5px 9px; border-radius: 5px; color: #fff; vertical-align: 2px; }
+.badge { display: inline-block; font: 700 15px/1 system-ui, sans-serif; letter-spacing: .04em; padding: 5px 9px; border-radius: 5px; color: #fff; vertical-align: 2px; }
 .badge.PASS { background: var(--pass); } .badge.DIFFERS { background: var(--differs); } .badge.ERROR { background: var(--error); }
-table { border-collapse: collapse; font-size: 14.5px; margin: 6px 0 12px; }
+table { border-collapse: collapse; font-size: 15px; margin: 6px 0 12px; }
 th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 600; }
-code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: .92em; }
+code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: max(14px, .92em); }
 .rule { color: var(--muted); font-size: 15px; }
 a { color: #283593; }
-footer { text-align: center; color: var(--muted); font-size: 13px; padding: 24px; }
+footer { text-align: center; color: var(--muted); font-size: 14px; padding: 24px; }
+:target { outline: 3px solid #ffab00; outline-offset: 2px; }
 @media print { body { background: #fff; } section.lab, section.conn { border: none; } details { display: block; } }
 `;
 

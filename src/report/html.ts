@@ -7,6 +7,7 @@ import type { Segment, TcpOption } from '../wire/types.js';
 import { badge, htmlPage } from './html-page.js';
 import { esc, svgLadder, SVG_CSS, type SvgNote } from './svg-ladder.js';
 import type { ReportJson } from './json.js';
+import { humanOffset, humanTime } from './time.js';
 
 // The report's own rules; the shared look (colours, header, tables, badges) is BASE_CSS.
 const CSS = `
@@ -24,10 +25,11 @@ article.check p { margin: 3px 0; }
 .explain { font-size: 16px; }
 details { margin: 6px 0 2px; } summary { cursor: pointer; color: #1a237e; font-size: 15px; }
 .error-box { color: var(--error); font-weight: 600; }
+article.finding { border-color: #bf360c; background: #fff8f2; }
+article.finding .back { font-size: 15px; }
 ` + SVG_CSS;
 
 const page = (title: string, verdict: string, meta: string, body: string) => htmlPage({ title, verdict, meta, body, css: CSS });
-const sec = (ns: string | number) => `${(Number(ns) / 1e9).toFixed(3)} s`;
 
 type Lab = ReportJson['labs'][number];
 type Case = Lab['cases'][number];
@@ -40,7 +42,7 @@ function evidence(k: Check): string {
   const parts: string[] = [];
   if (e.packets.length) {
     parts.push('<table class="packets"><tr><th>t</th><th>from</th><th>to</th><th>flags</th><th>seq</th><th>ack</th><th>win</th><th>len</th><th>options</th></tr>' +
-      e.packets.map((p) => `<tr class="mono"><td>+${(Number(p.tNs) / 1e6).toFixed(3)} ms</td><td>${esc(p.src)}</td><td>${esc(p.dst)}</td><td>${esc(p.flags)}</td><td>${p.seq}</td><td>${p.ack}</td><td>${p.win}</td><td>${p.len}</td><td>${esc(p.options)}</td></tr>`).join('') + '</table>');
+      e.packets.map((p) => `<tr class="mono"><td>${humanOffset(p.tNs)}</td><td>${esc(p.src)}</td><td>${esc(p.dst)}</td><td>${esc(p.flags)}</td><td>${p.seq}</td><td>${p.ack}</td><td>${p.win}</td><td>${p.len}</td><td>${esc(p.options)}</td></tr>`).join('') + '</table>');
   }
   if (e.sockets.length) parts.push(`<p>sockets:</p><pre class="mono">${esc(e.sockets.join('\n'))}</pre>`);
   if (ctr.length) parts.push('<table class="counters"><tr><th>counter</th><th>change</th></tr>' + ctr.map(([c, v]) => `<tr><td class="mono">${esc(c)}</td><td>${v >= 0 ? '+' : ''}${v}</td></tr>`).join('') + '</table>');
@@ -48,8 +50,8 @@ function evidence(k: Check): string {
   return `<details${open}><summary>evidence: ${n}</summary>${parts.join('') || '<p>none</p>'}</details>`;
 }
 
-function checkHtml(k: Check): string {
-  return `<article class="check ${esc(k.verdict)}" id="check-${esc(k.id)}"><h4>${badge(k.verdict)} ${esc(k.title)}</h4>` +
+function checkHtml(k: Check, prefix: string): string {
+  return `<article class="check ${esc(k.verdict)}" id="check-${esc(prefix)}-${esc(k.id)}"><h4>${badge(k.verdict)} ${esc(k.title)}</h4>` +
     `<p>observed <code>${esc(JSON.stringify(k.observed))}</code>, expected <code>${esc(k.expected)}</code> <span class="rule">(${esc(k.rule)})</span></p>` +
     (k.because ? `<p class="rule">expected because: ${esc(k.because)}</p>` : '') +
     (k.explain ? `<p class="explain">${esc(k.explain)}</p>` : '') +
@@ -81,8 +83,13 @@ function segmentOf(p: PacketJson): Segment | undefined {
   };
 }
 
-/** Each side's TCP state per packet and TIME-WAIT findings as notes, from the case's packets. */
-function annotateJson(c: Case, columns?: Array<{ addrs: string[]; ports?: number[] }>) {
+interface FindingCard { id: string; kind: string; text: string; frames: number[] }
+
+/**
+ * Each side's TCP state per packet and the TIME-WAIT findings, from the case's packets: a finding is a card
+ * (id `idPrefix-N`) and a marker in the ladder that links to it.
+ */
+function annotateJson(c: Case, idPrefix: string, columns?: Array<{ addrs: string[]; ports?: number[] }>) {
   const t0 = 1_000_000_000_000n; // any base: times are relative in the JSON
   const ps: InspectPacket[] = [];
   const index = new Map<InspectPacket, number>();
@@ -96,21 +103,33 @@ function annotateJson(c: Case, columns?: Array<{ addrs: string[]; ports?: number
   const conns = analyze(ps);
   const states: Array<[string, string] | null> = c.packets.map(() => null);
   const notes: SvgNote[] = [];
+  const cards: FindingCard[] = [];
   const left = columns?.[0];
   for (const k of conns) {
     const clientLeft = !left || left.addrs.includes(k.ends[0].addr);
     for (const [p, st] of k.states) states[index.get(p as InspectPacket)!] = clientLeft ? [st[0], st[1]] : [st[1], st[0]];
     for (const f of k.findings) {
       const at = (f.packets[f.packets.length - 1]?.tsNs ?? f.tsNs) - t0 + 1n;
-      notes.push({ tNs: at.toString(), text: `⚑ ${f.kind}: ${findingExplanation(f.kind).title}` });
+      const id = `${idPrefix}-${cards.length + 1}`;
+      cards.push({ id, kind: f.kind, text: f.text, frames: f.packets.map((p) => (p as InspectPacket).frame ?? 0) });
+      notes.push({ tNs: at.toString(), text: `⚑ ${f.kind}: ${findingExplanation(f.kind).title}`, href: `#${id}` });
     }
   }
-  return { packets: c.packets.map((p, i) => ({ ...p, states: states[i] })), notes };
+  return { packets: c.packets.map((p, i) => ({ ...p, states: states[i] })), notes, cards };
+}
+
+/** A finding's card: what it is, the rule behind it, and a link back up to its marker's ladder. */
+function findingCard(f: FindingCard, ladderId: string): string {
+  const e = findingExplanation(f.kind as Parameters<typeof findingExplanation>[0]);
+  const frames = f.frames.filter((n) => n > 0);
+  return `<article class="check finding" id="${esc(f.id)}"><h4>${badge(f.kind, 'finding')} ${esc(e.title)}</h4><p>${esc(f.text)}${frames.length ? ` <span class="rule">(packets ${frames.join(', ')})</span>` : ''}</p>` +
+    `<p class="explain">${esc(e.text)}</p><p class="rule">${e.rules.map(esc).join(' · ')}</p><p class="back"><a href="#${esc(ladderId)}">↑ to the ladder</a></p></article>`;
 }
 
 function caseHtml(lab: Lab, c: Case): string {
   const out: string[] = [];
-  out.push(`<h3 id="case-${esc(lab.id)}-${esc(c.id)}">${badge(c.verdict)} ${esc(c.title)} <span class="rule">case ${esc(c.id)}, ${(c.durationMs / 1000).toFixed(1)} s</span></h3>`);
+  const cid = `case-${lab.id}-${c.id}`;
+  out.push(`<h3 id="${esc(cid)}">${badge(c.verdict)} ${esc(c.title)} <span class="rule">case ${esc(c.id)}, ${humanTime(c.durationMs * 1e6)}</span></h3>`);
   if (c.steps.length) out.push(`<ol class="steps">${c.steps.map((s) => `<li>${esc(s)}</li>`).join('')}</ol>`);
   const sys = Object.entries(c.sysctls);
   if (sys.length) out.push('<table class="sysctls"><tr><th>sysctl (host:name)</th><th>value</th></tr>' + sys.map(([k, v]) => `<tr><td class="mono">${esc(k)}</td><td class="mono">${esc(v)}</td></tr>`).join('') + '</table>');
@@ -118,13 +137,15 @@ function caseHtml(lab: Lab, c: Case): string {
     const pcap = c.pcap ? ` · pcap: <a href="${esc(c.pcap)}">${esc(c.pcap)}</a>` : '';
     // columns: not in tcplab.report/1 yet; used when the runner adds them to the case JSON.
     const columns = (c as { columns?: Array<{ label: string; addrs: string[]; ports?: number[] }> }).columns;
-    const ann = annotateJson(c, columns);
+    const ann = annotateJson(c, `finding-${lab.id}-${c.id}`, columns);
     const notes: SvgNote[] = [...c.notes.map((n) => ({ tNs: n.tNs, who: n.who, text: n.text })), ...ann.notes];
-    out.push(`<figure class="ladder">${svgLadder(ann.packets, notes, { columns })}<figcaption>${c.packets.length} packet(s), seq/ack relative to each direction's SYN; TCP state of each side (as the packets imply) beside its timeline${pcap}</figcaption></figure>`);
+    const findings = ann.cards.length ? `; ⚑ marks a finding: click it for its card below` : '';
+    out.push(`<figure class="ladder" id="${esc(cid)}-ladder">${svgLadder(ann.packets, notes, { columns, idPrefix: `${cid}-head` })}<figcaption>${c.packets.length} packet(s), seq/ack relative to each direction's SYN; TCP state of each side (as the packets imply) beside its timeline${findings}${pcap}</figcaption></figure>`);
+    out.push(...ann.cards.map((f) => findingCard(f, `${cid}-ladder`)));
   } else if (c.pcap) {
     out.push(`<p>pcap: <a href="${esc(c.pcap)}">${esc(c.pcap)}</a></p>`);
   }
-  out.push(...c.checks.map(checkHtml));
+  out.push(...c.checks.map((k) => checkHtml(k, `${lab.id}-${c.id}`)));
   if (c.error) out.push(`<p class="error-box">${badge('ERROR')} ${esc(c.error)}</p>`);
   return out.join('\n');
 }
@@ -133,7 +154,7 @@ function labHtml(lab: Lab): string {
   const summary = (lab as { summary?: string }).summary;
   const meta: string[] = [
     `<dt>kernel</dt><dd>${esc(lab.stack.os)} ${esc(lab.stack.release)}</dd>`,
-    `<dt>started</dt><dd>${esc(lab.startedAt)} (${(lab.durationMs / 1000).toFixed(1)} s)</dd>`,
+    `<dt>started</dt><dd>${esc(lab.startedAt)} (${humanTime(lab.durationMs * 1e6)})</dd>`,
   ];
   if (lab.rfcs.length) meta.push(`<dt>rules</dt><dd>${lab.rfcs.map(esc).join('<br>')}</dd>`);
   if (lab.sources.length) meta.push(`<dt>sources</dt><dd>${lab.sources.map((s) => (/^https?:\/\//.test(s) ? `<a href="${esc(s)}">${esc(s)}</a>` : esc(s))).join('<br>')}</dd>`);
@@ -159,7 +180,7 @@ function inspectHtml(r: InspectJson, o: HtmlOptions): string {
   body.push(`<section class="conn"><h2>${esc(r.file)}</h2><dl class="meta">` +
     `<dt>format</dt><dd>${esc(r.format)}, ${esc(r.linkTypes.join('/'))}</dd>` +
     `<dt>frames</dt><dd>${r.frames} (${r.tcpPackets} TCP${r.snapped ? `, ${r.snapped} cut by the snaplen` : ''})${skipped.length ? `; skipped ${skipped.map(([k, v]) => `${v} ${esc(k)}`).join('; ')}` : ''}</dd>` +
-    `<dt>time</dt><dd>${esc(start)} + ${sec(r.durationNs)}</dd>` +
+    `<dt>time</dt><dd>${esc(start)} + ${humanTime(r.durationNs)}</dd>` +
     `<dt>TIME-WAIT</dt><dd>${r.timeWaitMs / 1000} s assumed</dd>` +
     `<dt>connections</dt><dd>${r.connections.length}</dd><dt>findings</dt><dd>${r.findings.length}</dd></dl>`);
   if (r.rates.length) {
@@ -186,20 +207,20 @@ function inspectHtml(r: InspectJson, o: HtmlOptions): string {
     if (!drawn.has(c.id)) continue;
     const notes: SvgNote[] = [];
     for (const i of c.incarnations) {
-      if (i.n > 1) notes.push({ tNs: i.startNs, text: `── incarnation ${i.n}${i.gapNs ? `, ${sec(i.gapNs)} after incarnation ${i.n - 1} closed` : ''} ──` });
+      if (i.n > 1) notes.push({ tNs: i.startNs, text: `── incarnation ${i.n}${i.gapNs ? `, ${humanTime(i.gapNs)} after incarnation ${i.n - 1} closed` : ''} ──` });
     }
-    for (const f of c.findings) {
+    c.findings.forEach((f, n) => {
       const last = c.packets.find((p) => p.frame === f.frames[f.frames.length - 1]);
-      notes.push({ tNs: last ? (BigInt(last.tNs) + 1n).toString() : f.tNs, text: `⚑ ${f.kind}` });
-    }
+      notes.push({ tNs: last ? (BigInt(last.tNs) + 1n).toString() : f.tNs, text: `⚑ ${f.kind}`, href: `#finding-${c.id}-${n + 1}` });
+    });
     body.push(`<section class="conn" id="conn-${c.id}"><h2>connection ${c.id}: ${esc(c.client)} → ${esc(c.server)}</h2>` +
       '<table class="incs"><tr><th>#</th><th>start</th><th>packets</th><th>closed</th><th>client</th><th>server</th></tr>' +
-      c.incarnations.map((i) => `<tr><td>${i.n}</td><td>+${sec(i.startNs ?? 0)}</td><td>${i.packets}</td><td>${i.closedBy ? `${esc(i.closedBy)} at +${sec(i.closedAtNs ?? 0)}` : 'no'}</td><td>${esc(i.finalStates.client)}</td><td>${esc(i.finalStates.server)}</td></tr>`).join('') + '</table>' +
-      `<figure class="ladder">${svgLadder(c.packets, notes, { labels: [`client ${c.client}`, `server ${c.server}`], maxPackets: Math.max(o.maxPackets ?? 300, c.packets.length), absolute: o.absolute })}<figcaption>${c.packets.length} of ${c.totalPackets ?? c.packets.length} packet(s) (a finding's are always drawn); state after each packet beside each timeline</figcaption></figure>` +
-      c.findings.map((f) => {
+      c.incarnations.map((i) => `<tr><td>${i.n}</td><td>${humanOffset(i.startNs ?? 0)}</td><td>${i.packets}</td><td>${i.closedBy ? `${esc(i.closedBy)} at ${humanOffset(i.closedAtNs ?? 0)}` : 'no'}</td><td>${esc(i.finalStates.client)}</td><td>${esc(i.finalStates.server)}</td></tr>`).join('') + '</table>' +
+      `<figure class="ladder" id="conn-${c.id}-ladder">${svgLadder(c.packets, notes, { idPrefix: `conn-${c.id}-head`, labels: [`client ${c.client}`, `server ${c.server}`], maxPackets: Math.max(o.maxPackets ?? 300, c.packets.length), absolute: o.absolute })}<figcaption>${c.packets.length} of ${c.totalPackets ?? c.packets.length} packet(s) (a finding's are always drawn); state after each packet beside each timeline</figcaption></figure>` +
+      c.findings.map((f, n) => {
         const e = findingExplanation(f.kind as Parameters<typeof findingExplanation>[0]);
-        return `<article class="check DIFFERS"><h4>${badge(f.kind, 'finding')} ${esc(e.title)}</h4><p>${esc(f.text)} <span class="rule">(frames ${f.frames.join(', ')})</span></p>` +
-          `<p class="explain">${esc(e.text)}</p><p class="rule">${e.rules.map(esc).join(' · ')}</p></article>`;
+        return `<article class="check DIFFERS" id="finding-${c.id}-${n + 1}"><h4>${badge(f.kind, 'finding')} ${esc(e.title)}</h4><p>${esc(f.text)} <span class="rule">(frames ${f.frames.join(', ')})</span></p>` +
+          `<p class="explain">${esc(e.text)}</p><p class="rule">${e.rules.map(esc).join(' · ')}</p><p class="back"><a href="#conn-${c.id}-ladder">↑ to the ladder</a></p></article>`;
       }).join('') + '</section>');
   }
   const global = r.findings.filter((f) => f.conn === 0);

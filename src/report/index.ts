@@ -4,5 +4,6 @@ export { toJson, REPORT_SCHEMA, type ReportJson, type LabJson, type CaseJson, ty
 export { renderText } from './text.js';
 export { renderHtml } from './html.js';
 export { renderTap } from './tap.js';
+export { renderKtap } from './ktap.js';
 export { EXPLAIN, explain, explainLine, type ExplainId, type Explanation } from '../lab/explain.js';
 export { svgLadder } from './svg-ladder.js';
