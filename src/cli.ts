@@ -12,8 +12,7 @@ import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
-import { renderTap } from './report/tap.js';
-import { renderKtap } from './report/ktap.js';
+import { fileFormats, stdoutFormats } from './report/formats.js';
 import { cmdMatrix, runOnTarget } from './cli/matrix.js';
 import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './lab/placement.js';
@@ -121,8 +120,12 @@ async function cmdRun(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('run: name one lab, or all (tcplab list shows them)', 'run');
   if (v.kernel !== undefined && v.target !== undefined) throw new UsageError('run: --kernel and --target: choose one (--kernel boots your kernel in QEMU as the target)', 'run');
   if (v.modules !== undefined && v.kernel === undefined) throw new UsageError('run: --modules goes with --kernel FILE (the modules directory of that kernel)', 'run');
-  if (v.json && v.tap) throw new UsageError('run: --json and --tap: choose one for stdout (use --json-file for the other)', 'run');
-  if (v.ktap && (v.json || v.tap)) throw new UsageError(`run: --ktap and --${v.json ? 'json' : 'tap'}: choose one for stdout (use --json-file for the JSON)`, 'run');
+  const toStdout = stdoutFormats(v);
+  if (toStdout.length > 1) {
+    const [a, b] = toStdout.map((f) => `--${f.flag}`);
+    throw new UsageError(`run: ${a} and ${b}: choose one for stdout (use --json-file for the JSON)`, 'run');
+  }
+  const toFiles = fileFormats(v);
   const which = positionals[0]!;
   let factory: StackFactory | undefined;
   try {
@@ -171,10 +174,10 @@ async function cmdRun(argv: string[]): Promise<number> {
     return EXIT.ERROR;
   }
   const pcapDir = v['no-pcap'] ? undefined : (v.pcap ?? 'tcplab-out');
-  const machine = (v.json ?? false) || (v.tap ?? false) || (v.ktap ?? false);
+  const machine = toStdout.length > 0;
   const color = !machine && colorEnabled(process.stdout);
   // What this run may create, to hand to the user behind sudo afterwards.
-  const written = [firstMissing(pcapDir), firstMissing(v['json-file']), firstMissing(v.html)];
+  const written = [firstMissing(pcapDir), ...toFiles.map((f) => firstMissing(f.file))];
   const startedMs = Date.now();
   const ac = new AbortController();
   const onSig = () => ac.abort();
@@ -210,14 +213,10 @@ async function cmdRun(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSig);
   }
   const report = toJson(results);
-  const text = JSON.stringify(report, null, 2);
-  if (v.json) process.stdout.write(text + '\n');
-  if (v.tap) process.stdout.write(renderTap(report));
-  if (v.ktap) process.stdout.write(renderKtap(report));
-  if (v['json-file']) writeFileSync(v['json-file'], text + '\n');
-  if (v.html) {
-    writeFileSync(v.html, renderHtml(report));
-    process.stderr.write(`tcplab: HTML report written to ${v.html}\n`);
+  for (const f of toStdout) process.stdout.write(f.render(report));
+  for (const { format, file } of toFiles) {
+    writeFileSync(file, format.render(report));
+    if (format.flag === 'html') process.stderr.write(`tcplab: HTML report written to ${file}\n`);
   }
   giveToInvoker(written, startedMs);
   if (ac.signal.aborted) return EXIT.INTERRUPTED;

@@ -77,3 +77,8 @@ export function toJson(results: readonly LabResult[]): ReportJson {
     })),
   };
 }
+
+/** The report as the text `--json` prints and `--json-file` writes. */
+export function toJsonText(report: ReportJson): string {
+  return JSON.stringify(report, null, 2) + '\n';
+}

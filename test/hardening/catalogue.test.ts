@@ -137,7 +137,7 @@ describe('CLI: flags and files (exit 2, the flag named on stderr)', () => {
   cli('cli-case-needs-one-lab', ['run', 'all', '--case', 'x'], /--case needs a single lab/);
   cli('cli-tolerance-scale', ['run', 'reuse', '--tolerance-scale', '0'], /--tolerance-scale: must be a positive number/);
   cli('cli-json-and-tap', ['run', 'reuse', '--json', '--tap'], /--json and --tap/);
-  cli('cli-ktap-and-json', ['run', 'reuse', '--ktap', '--json'], /--ktap and --json: choose one/);
+  cli('cli-ktap-and-json', ['run', 'reuse', '--ktap', '--json'], /--json and --ktap: choose one/);
   cli('cli-expectations-missing', ['run', 'reuse', '--expectations', '/nonexistent/x.json'], /--expectations: cannot read/);
   it('cli-expectations-not-object / cli-expectations-bad-rule: bad --expectations files', () => {
     const arr = join(dir, 'arr.json');
