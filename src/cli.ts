@@ -12,7 +12,7 @@ import type { Lab } from './lab/types.js';
 import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
-import { fileFormats, stdoutFormats } from './report/formats.js';
+import { fileFormats, REPORT_FORMATS, stdoutFormats } from './report/formats.js';
 import { cmdMatrix, runOnTarget } from './cli/matrix.js';
 import { customKernelStack, findStack, linuxHost, STACKS, type StackFactory } from './targets/registry.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './lab/placement.js';
@@ -33,8 +33,8 @@ function writeFileSync(path: string, data: string): void {
 
 const RUN_OPTIONS: OptionSpec = {
   case: { type: 'string', multiple: true },
-  json: { type: 'boolean' },
-  'json-file': { type: 'string' },
+  // --json, --tap, --ktap (stdout), --json-file F, --html F: one per report format.
+  ...Object.fromEntries(REPORT_FORMATS.map((f) => [f.flag, { type: f.to === 'stdout' ? 'boolean' : 'string' } as const])),
   pcap: { type: 'string' },
   'no-pcap': { type: 'boolean' },
   keep: { type: 'boolean' },
@@ -42,9 +42,6 @@ const RUN_OPTIONS: OptionSpec = {
   absolute: { type: 'boolean' },
   'tolerance-scale': { type: 'string' },
   expectations: { type: 'string' },
-  tap: { type: 'boolean' },
-  ktap: { type: 'boolean' },
-  html: { type: 'string' },
   explain: { type: 'boolean' },
   jobs: { type: 'string' },
   target: { type: 'string' },
