@@ -59,7 +59,7 @@ export async function httpExchange(peer: PeerClient, sock: number, request: stri
     } else if (eof) {
       throw new Error(`http: connection closed before a full response header (${buf.length} bytes)`);
     }
-    const left = end - monoMs();
+    const left = Math.ceil(end - monoMs());
     if (left <= 0) throw new Error(`http: no complete response within ${timeoutMs} ms (${buf.length} bytes so far)`);
     const r = await peer.call('recv', { sock, max: 65536, timeoutMs: left });
     buf += r.data;

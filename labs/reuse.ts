@@ -105,7 +105,7 @@ async function reconnect(ctx: CaseContext, c: Conn, forMs: number): Promise<{ at
   for (;;) {
     const startNs = eventNs();
     const r = await c.cli.try('connect', connectArgs(c));
-    const tMs = monoMs() - t0;
+    const tMs = Math.round(monoMs() - t0);
     attempts.push({ tMs, startNs, code: r.ok ? 'ok' : r.code });
     if (r.ok) {
       ctx.note('client', `reconnect succeeded from port ${r.localPort} after ${attempts.length} attempt(s), ${tMs} ms`);
