@@ -444,7 +444,12 @@ const lastAck: LabCase = {
       id: 'fin-retransmitted',
       stack: p.stackOf(p.b),
       title: 'the server retransmits its FIN while in LAST-ACK',
-      expect: { linux: [{ versions: '*', expect: { atLeast: 2 }, because: 'the FIN is retransmitted on RTO (tcp_retransmit_timer) until acknowledged' }] },
+      expect: {
+        linux: [
+          { versions: '>=6.14', expect: { atLeast: 2 }, because: 'the FIN is retransmitted on RTO (tcp_retransmit_timer, first after >= TCP_RTO_MIN 200 ms) until acknowledged, and the reuse waits tcp_tw_reuse_delay (1000 ms): at least one retransmission comes first' },
+          { versions: '<6.14', expect: { atLeast: 1 }, because: 'the FIN is retransmitted on RTO (tcp_retransmit_timer, first after >= TCP_RTO_MIN 200 ms), but the reuse only waits for the next second of the 1 Hz clock (tcp_twsk_unique: ts_recent_stamp < now in s), 0-1 s after the TIME-WAIT began: the new SYN can come before the first retransmission' },
+        ],
+      },
       observed: serverFins.filter((f) => !newSyn || f.tsNs < newSyn.tsNs).length,
       packets: serverFins,
     });
