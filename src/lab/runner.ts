@@ -92,6 +92,7 @@ class Context implements CaseContext {
   }
 
   note(who: string | undefined, text: string): void {
+    this.classroom?.flush();
     this.notes.push({ tsNs: eventNs(), who, text });
     this.progress(`     · ${who ? who + ': ' : ''}${text}`);
   }
@@ -126,6 +127,7 @@ class Context implements CaseContext {
     const hasEvidence = (spec.packets?.length ?? 0) + (spec.sockets?.length ?? 0) + Object.keys(spec.counters ?? {}).length > 0;
     // A verdict must rest on packets, sockets or counters, and on an expectation for this stack.
     const verdict: CheckResult['verdict'] = !rule || !hasEvidence ? 'ERROR' : rule.ok ? 'PASS' : 'DIFFERS';
+    this.classroom?.flush(); // the packets behind the verdict are on screen before it
     this.checks.push({
       id: spec.id,
       title: spec.title,
@@ -139,7 +141,6 @@ class Context implements CaseContext {
       packetRecords: [...(spec.packets ?? [])],
     });
     if (this.classroom?.obs.check) {
-      this.classroom.flush();
       this.classroom.obs.check(this.classroom.c, this.checks[this.checks.length - 1]!);
     }
     this.progress(`     ${verdict === 'PASS' ? '✔' : '✘'} ${verdict} ${spec.title}: ${JSON.stringify(spec.observed)}`);
