@@ -25,6 +25,7 @@ import { schemaProblem } from './cli/validate.js';
 import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
 import { terminalClassroom } from './classroom/terminal.js';
+import { cmdServe } from './classroom/command.js';
 
 /** Writes a report file, making its folder first (firstMissing() saw what that creates). */
 function writeFileSync(path: string, data: string): void {
@@ -344,6 +345,7 @@ async function dispatch(cmd: string | undefined, rest: string[]): Promise<number
     case 'inspect': return runInspect(rest);
     case 'report': return cmdReport(rest);
     case 'matrix': return cmdMatrix(rest);
+    case 'serve': return cmdServe(rest);
     case 'help': return help(rest);
     case '--help': case '-h': return help([]);
     case '--version': case '-V': case 'version':

@@ -2,6 +2,7 @@
 import { INSPECT_USAGE } from './inspect.js';
 import { MATRIX_USAGE } from './matrix.js';
 import { STACKS } from '../targets/registry.js';
+import { SERVE_USAGE } from '../classroom/command.js';
 
 const LIST = `  tcplab list                       the labs and their cases, and where each can run`;
 
@@ -51,6 +52,7 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   report: REPORT,
   clean: CLEAN,
   matrix: MATRIX_USAGE,
+  serve: SERVE_USAGE,
   inspect: INSPECT_USAGE,
   help: HELP,
 };
