@@ -8,7 +8,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { CLI } from '../helpers/labrun.js';
-import { deadLeftovers, tcplabNamespaces } from '../helpers/leftovers.js';
+import { tcplabNamespaces } from '../helpers/leftovers.js';
+import { readJournals } from '../../src/testbed/journal.js';
+import { runIdOf } from '../../src/testbed/names.js';
+
+/** The runs of tcplab processes started from this test's folder (other runs may share the machine). */
+function ourRuns(): string[] {
+  return readJournals().filter((j) => {
+    try {
+      return readFileSync(`/proc/${j.pid}/cmdline`, 'utf8').includes('--step') && readFileSync(`/proc/${j.pid}/environ`, 'utf8').includes(`PWD=${dir}`);
+    } catch {
+      return false;
+    }
+  }).map((j) => j.runId);
+}
+const nsOf = (runs: readonly string[]) => tcplabNamespaces().filter((n) => runs.includes(runIdOf(n) ?? ''));
 
 const dir = mkdtempSync(join(tmpdir(), 'tcplab-step-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,18 +76,19 @@ describe('run --step in a terminal', () => {
   });
 
   it('reuse --step: pauses before each step, Enter advances, the ladder grows in order under its step', async () => {
-    const before = tcplabNamespaces();
     const p = pane('step', `cd ${dir} && ${process.execPath} ${CLI} run reuse --case bound-reuse0 --no-pcap --step`);
     await p.waitFor(/▶ next, step 1:.*\n.*why:[^\n]*\n.*\[Enter\] runs it/);
     // Paused: step 1 does not run by itself.
     await sleep(1500);
     expect(p.text()).not.toMatch(/^ {2}1\. server listens/m);
     const steps = 4;
+    const runs: string[] = [];
     const cut: number[] = [];
     for (let n = 1; n <= steps; n++) {
       await p.waitFor(new RegExp(`▶ next, step ${n}:[^\\n]*\\n(.*why:[^\\n]*\\n)+.*\\[Enter\\]`));
       expect(p.text()).not.toMatch(new RegExp(`^ {2}${n}\\. `, 'm'));
       cut.push(p.text().length);
+      if (n === 2) runs.push(...ourRuns());
       p.keys('Enter');
       await p.waitFor(new RegExp(`^ {2}${n}\\. `, 'm'));
     }
@@ -98,20 +113,22 @@ describe('run --step in a terminal', () => {
     // Each side's TCP state beside the live ladder.
     expect(all.slice(0, reportAt)).toMatch(/FIN-WAIT-1 ├─ F/);
     expect(all.slice(0, reportAt)).toMatch(/TIME-WAIT [│├]/);
-    expect(deadLeftovers(before)).toEqual([]);
+    expect(runs.length).toBe(1);
+    expect(nsOf(runs)).toEqual([]);
   }, 120_000);
 
   it('Ctrl-C at a pause stops the run and removes what it created', async () => {
-    const before = tcplabNamespaces();
     const p = pane('ctrlc', `cd ${dir} && ${process.execPath} ${CLI} run reuse --case bound-reuse0 --no-pcap --step`);
     await p.waitFor(/▶ next, step 1:/);
     p.keys('Enter');
     await p.waitFor(/▶ next, step 2:[\s\S]*\[Enter\]/);
     // The case's namespaces exist while it waits.
-    expect(tcplabNamespaces().filter((n) => !before.includes(n)).length).toBeGreaterThan(0);
+    const runs = ourRuns();
+    expect(nsOf(runs).length).toBeGreaterThan(0);
     p.keys('C-c');
     const code = (await p.waitFor(/EXIT=(\d+)/, 30_000))[1];
     expect(code).toBe('130');
-    expect(tcplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+    expect(nsOf(runs)).toEqual([]);
+    expect(readJournals().filter((j) => runs.includes(j.runId))).toEqual([]);
   }, 60_000);
 });
