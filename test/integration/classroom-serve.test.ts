@@ -13,8 +13,8 @@ import { events, http } from '../helpers/classroom.js';
 
 const children: ChildProcess[] = [];
 
-async function serve(): Promise<{ child: ChildProcess; port: number; token: string; err: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--grace', '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+async function serve(extra: string[] = []): Promise<{ child: ChildProcess; port: number; token: string; err: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--grace', '1', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(child);
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -103,4 +103,27 @@ describe('tcplab serve (CLI, root)', () => {
     expect(runsOf(s.child.pid!)).toEqual([]); // the journal went with its clean-up
     ev.close();
   }, 60_000);
+
+  it('--target: the same page runs the subject in a guest kernel (linux-6.1-qemu), step by step', async () => {
+    const s = await serve(['--target', 'linux-6.1-qemu']);
+    const ev = events(s.port);
+    const hello = await ev.until((e) => e.event === 'hello');
+    expect(hello.data.target).toBe('linux-6.1-qemu');
+    // A lab that cannot run on the target is marked, and refused if asked for anyway.
+    expect(hello.data.labs.find((l: { id: string }) => l.id === 'proxy').unsupported).toBeTruthy();
+    const post = (path: string, body: unknown) => http(s.port, path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tcplab-token': s.token }, body: JSON.stringify(body) });
+    expect((await post('/run', { lab: 'proxy' })).status).toBe(400);
+    expect((await post('/run', { lab: 'reuse', case: 'bound-reuse0' })).status).toBe(202);
+    for (let n = 1; n <= 4; n++) {
+      await ev.until((e) => e.event === 'step' && e.data.n === n && e.data.waiting, 120_000);
+      await post('/next', {});
+    }
+    const done = await ev.until((e) => e.event === 'done', 60_000);
+    expect(done.data.verdict).toBe('PASS');
+    expect(ev.got.some((e) => e.event === 'log' && /linux 6\.1\.\S+ on linux-6\.1-qemu \(on trial\)/.test(e.data))).toBe(true);
+    const ladder = ev.got.filter((e) => e.event === 'ladder').pop()!;
+    expect((ladder.data.svg.match(/<line class="arrow"/g) ?? []).length).toBeGreaterThanOrEqual(9);
+    ev.close();
+    expect(await within(s.exited, 30_000, 'exit after the page went away')).toBe(0);
+  }, 240_000);
 });
