@@ -5,7 +5,7 @@
 // step about to run (run by the page's "next"), the verdicts and the sysctls in force. The server stops,
 // the lab's clean-up first, when the page goes away (its event stream closes for a grace period) or
 // when the caller stops it (the terminal: SIGINT, SIGHUP, stdin closed).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runLab } from '../lab/runner.js';
@@ -235,6 +235,12 @@ export async function startClassroomServer(o: ServeOptions): Promise<ClassroomSe
     run = { ac, done };
   };
 
+  const tokenOk = (given: string | string[] | undefined): boolean => {
+    const a = Buffer.from(typeof given === 'string' ? given : '');
+    const b = Buffer.from(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
   const hostOk = (req: IncomingMessage): boolean => {
     const host = req.headers.host;
     if (host === undefined || !allowedHosts.has(host.toLowerCase())) return false;
@@ -281,7 +287,7 @@ export async function startClassroomServer(o: ServeOptions): Promise<ClassroomSe
       return;
     }
     if (req.method === 'POST' && ['/run', '/next', '/stop'].includes(url.pathname)) {
-      if (req.headers['x-tcplab-token'] !== token) return send(res, 403, 'forbidden: missing or wrong X-Tcplab-Token (reload the page)\n');
+      if (!tokenOk(req.headers['x-tcplab-token'])) return send(res, 403, 'forbidden: missing or wrong X-Tcplab-Token (reload the page)\n');
       if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return send(res, 415, 'Content-Type: must be application/json\n');
       let body: unknown;
       try {
