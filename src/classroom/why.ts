@@ -35,6 +35,11 @@ const BASICS = {
       'is gone at once on both sides, queued data is lost, and nobody holds TIME-WAIT.',
     rules: ['RFC 9293 §3.10.4', 'RFC 2525 §2.17', 'tcp_close()', 'tcp_disconnect()'],
   },
+  'tw-syn': {
+    title: 'A new SYN meets TIME-WAIT',
+    text: `${EXPLAIN['tw-syn-accepted'].text} Otherwise: ${EXPLAIN['tw-syn-rejected-ack'].text}`,
+    rules: [...new Set([...EXPLAIN['tw-syn-accepted'].rules, ...EXPLAIN['tw-syn-rejected-ack'].rules])],
+  },
 } as const satisfies Record<string, StepReason>;
 
 type BasicId = keyof typeof BASICS;
@@ -44,8 +49,8 @@ const MATCHERS: ReadonlyArray<[RegExp, ExplainId | BasicId, (lab: Lab) => boolea
   [/LAST-ACK|retransmission timer|FIN again/i, 'fin-retransmit-last-ack', () => true],
   [/\bRST\b/, 'rst-in-time-wait', (l) => l.rfcs.some((r) => /1337/.test(r))],
   [/SO_LINGER|unread|not read them/i, 'abort', () => true],
-  [/TSval|stale|timestamp/i, 'paws-reject', (l) => l.rfcs.some((r) => /PAWS/.test(r))],
-  [/new SYN|reuses the 4-tuple|new incarnation|same 4-tuple/i, 'tw-syn-accepted', (l) => l.rfcs.some((r) => /6191|1122|timewait_state_process/.test(r))],
+  [/stale|older than|older TSval|without a timestamp option/i, 'paws-reject', (l) => l.rfcs.some((r) => /PAWS/.test(r))],
+  [/new SYN|reuses the 4-tuple|new incarnation|same 4-tuple/i, 'tw-syn', (l) => l.rfcs.some((r) => /6191|1122|timewait_state_process/.test(r))],
   [/reuses the 4-tuple|SYN-SENT/i, 'challenge-ack', (l) => l.rfcs.some((r) => /5961/.test(r))],
   [/reconnect|binds the port again|reuses the 4-tuple/i, 'tw-reuse', () => true],
   [/ephemeral|over and over|until connect\(\) fails|\d+ times/i, 'port-exhaustion', (l) => l.rfcs.some((r) => /6056|__inet_hash_connect/.test(r))],
@@ -60,16 +65,18 @@ function reasonOf(id: ExplainId | BasicId): StepReason {
 
 /** Why a step of `lab` happens: the lab's own reason first, then the matching rules (at most two in all). */
 export function stepReasons(lab: Lab, text: string, own?: string): StepReason[] {
-  const out: StepReason[] = own ? [{ title: 'why', text: own, rules: [] }] : [];
+  const hits: { at: number; r: StepReason }[] = [];
   const seen = new Set<string>();
   for (const [re, id, applies] of MATCHERS) {
-    if (out.length >= 2) break;
-    if (seen.has(id) || !re.test(text) || !applies(lab)) continue;
+    if (hits.length >= (own ? 1 : 2)) break;
+    const m = re.exec(text);
+    if (!m || seen.has(id) || !applies(lab)) continue;
     seen.add(id);
-    out.push(reasonOf(id));
+    hits.push({ at: m.index, r: reasonOf(id) });
   }
-  if (!out.length) out.push({ title: lab.title, text: lab.summary, rules: lab.rfcs });
-  return out;
+  // Told in the order the step does them ("connect(), then close first": the handshake first).
+  const out = [...(own ? [{ title: 'why', text: own, rules: [] }] : []), ...hits.sort((a, b) => a.at - b.at).map((h) => h.r)];
+  return out.length ? out : [{ title: lab.title, text: lab.summary, rules: lab.rfcs }];
 }
 
 /** One line: "title: text [rule; rule]". */
