@@ -24,8 +24,8 @@ import { colorEnabled, quietOnEpipe } from './cli/output.js';
 import { schemaProblem } from './cli/validate.js';
 import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
-import { terminalClassroom } from './classroom/terminal.js';
-import { cmdServe } from './classroom/command.js';
+import { terminalClassroom } from './serve/terminal.js';
+import { cmdServe } from './cli/serve.js';
 
 /** Writes a report file, making its folder first (firstMissing() saw what that creates). */
 function writeFileSync(path: string, data: string): void {

@@ -1,11 +1,11 @@
 // tcplab serve's server on a synthetic lab (no root): loopback only, foreign Host/Origin refused, the
 // token and input checked, and the live stream: a step waits for "next", its packets reach the page.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startClassroomServer, type ClassroomServer } from '../../src/classroom/server.js';
+import { startClassroomServer, type ClassroomServer } from '../../src/serve/server.js';
 import type { Lab } from '../../src/lab/types.js';
 import type { PacketRecord } from '../../src/lab/packets.js';
 import { decode, encode } from '../../src/wire/segment.js';
-import { stepReasons } from '../../src/classroom/why.js';
+import { stepReasons } from '../../src/serve/why.js';
 import { events, http } from '../helpers/classroom.js';
 
 function pkt(spec: Parameters<typeof encode>[0]): PacketRecord {

@@ -2,11 +2,12 @@
 // terminal does (Ctrl-C, SIGHUP, stdin closed): then a running lab is stopped and cleaned up first.
 import { fstatSync } from 'node:fs';
 import { allLabs } from '../../labs/index.js';
-import { parseCommand } from '../cli/args.js';
-import { EXIT, UsageError } from '../cli/exit.js';
-import { labPrivilegeProblem } from '../cli/privileges.js';
+import { parseCommand } from './args.js';
+import { EXIT, UsageError } from './exit.js';
+import { labPrivilegeProblem } from './privileges.js';
+import { runOnTarget } from './matrix.js';
 import { customKernelStack, findStack, STACKS, type StackFactory } from '../targets/registry.js';
-import { startClassroomServer } from './server.js';
+import { startClassroomServer } from '../serve/server.js';
 
 export const SERVE_USAGE = `  tcplab serve [options]            classroom mode on a local web page (loopback only): pick a lab and a
                                     case, step through it with "next", watch the ladder grow (root)
@@ -59,6 +60,7 @@ export async function cmdServe(argv: string[]): Promise<number> {
   try {
     server = await startClassroomServer({
       labs: allLabs, port, graceMs: grace * 1000, ...(factory ? { factory } : {}),
+      onStack: (fn) => runOnTarget(factory, fn),
       log: (l) => process.stderr.write(l + '\n'),
     });
   } catch (e) {

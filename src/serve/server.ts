@@ -11,12 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { runLab } from '../lab/runner.js';
 import type { LiveCase, LiveObserver, LiveSnapshot } from '../lab/live.js';
 import type { Lab } from '../lab/types.js';
-import type { CaseResult } from '../lab/report.js';
+import type { LabTarget } from '../lab/stack.js';
+import type { StackInfo } from '../lab/kernel.js';
+import { localStack } from '../lab/kernel.js';
+import type { CaseResult } from '../lab/result.js';
 import { packetJson } from '../lab/packets.js';
 import { caseUnsupported, labUnsupported, subjectOf } from '../lab/placement.js';
 import { annotate } from '../inspect/annotate.js';
 import { svgLadder, type SvgNote } from '../report/svg-ladder.js';
-import { runOnTarget } from '../matrix/command.js';
 import { linuxHost, type StackFactory } from '../targets/registry.js';
 import { classroomPage } from './page.js';
 import { stepReasons } from './why.js';
@@ -27,10 +29,22 @@ export interface ServeOptions {
   port?: number;
   /** Run the subject there (--target); undefined: this machine's kernel. */
   factory?: StackFactory;
+  /**
+   * Starts the factory's target for one run and stops it after (the CLI's runOnTarget); default: this
+   * machine's kernel. Given by the caller: this layer does not boot targets itself.
+   */
+  onStack?: (fn: (on: OnStack) => Promise<void>) => Promise<void>;
   /** How long the page may be gone (no event stream) before the server stops; default 5000 ms. */
   graceMs?: number;
   /** Progress for the terminal that started the server. */
   log?: (line: string) => void;
+}
+
+/** A started stack for one run, as runOnTarget gives it. */
+export interface OnStack {
+  stack: StackInfo;
+  target?: LabTarget;
+  linkUnsupported?: string;
 }
 
 export interface ClassroomServer {
@@ -89,6 +103,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 export async function startClassroomServer(o: ServeOptions): Promise<ClassroomServer> {
   const log = o.log ?? (() => {});
+  const onStack = o.onStack ?? ((fn: (on: OnStack) => Promise<void>) => fn({ stack: localStack() }));
   const graceMs = o.graceMs ?? 5000;
   const token = randomBytes(18).toString('base64url');
   const traits = o.factory ?? linuxHost;
@@ -210,7 +225,7 @@ export async function startClassroomServer(o: ServeOptions): Promise<ClassroomSe
     log(`serve: running ${lab.id}${cases ? ` --case ${cases[0]}` : ''}${o.factory ? ` on ${o.factory.id}` : ''}`);
     const done = (async () => {
       try {
-        await runOnTarget(o.factory, async ({ stack, target, linkUnsupported }) => {
+        await onStack(async ({ stack, target, linkUnsupported }) => {
           const r = await runLab(lab, {
             stack, ...(target ? { target } : {}), ...(linkUnsupported ? { linkUnsupported } : {}),
             ...(cases ? { cases } : {}), signal: ac.signal, live: observer,
