@@ -2,20 +2,20 @@
 // with no console errors and fetches nothing but its own server; one "next" click runs one step; the
 // ladder gains the arrows that step caused; verdicts appear. Screenshots at two moments go to
 // .ci/artifacts/ for a person to look at. Closing the page stops the server, the lab cleaned up.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { CLI } from '../helpers/labrun.js';
 import { Cdp } from '../helpers/cdp.js';
+import { ARTIFACTS, findChromium } from '../helpers/chromium.js';
 import { tcplabNamespaces } from '../helpers/leftovers.js';
 import { readJournals } from '../../src/testbed/journal.js';
 import { runIdOf } from '../../src/testbed/names.js';
 
-const ARTIFACTS = resolve(import.meta.dirname, '..', '..', '.ci', 'artifacts');
 const dir = mkdtempSync(join(tmpdir(), 'tcplab-classroom-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let chromium = '';
@@ -23,11 +23,8 @@ let server: ChildProcess | undefined;
 let browser: Cdp | undefined;
 
 beforeAll(() => {
-  const r = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser || command -v google-chrome'], { encoding: 'utf8' });
-  chromium = r.stdout.trim().split('\n')[0] ?? '';
-  if (!chromium) throw new Error('chromium is not installed: apt-get install -y chromium (the browser tests need it)');
-  mkdirSync(ARTIFACTS, { recursive: true });
-});
+  chromium = findChromium();
+}, 900_000);
 afterAll(async () => {
   await browser?.close();
   if (server && server.exitCode === null) server.kill('SIGKILL');
