@@ -58,14 +58,14 @@ function labCase(ac: AbortCase): LabCase {
       const { sAddr, point } = p;
       const { srv, sock, conn } = await connectCrafted(ctx, p, { port: SERVER_PORT, sport: PROBER_PORT, isn: ISN });
       if (ac.unread) {
-        ctx.step(`the client sends ${ac.unread} bytes; the server application does not read them`);
+        await ctx.step(`the client sends ${ac.unread} bytes; the server application does not read them`);
         const sent = p.wire.now();
         conn.send('P.', { payload: 'x'.repeat(ac.unread) });
         conn.sndNxt = seqAdd(conn.sndNxt, ac.unread);
         await p.wire.expect({ src: sAddr, sport: SERVER_PORT, dport: PROBER_PORT, flags: { set: '.' } }, { within: 2000, since: sent });
       }
       const sndNxt = seqAdd(conn.peerIsn, 1); // the server has sent nothing but its SYN
-      ctx.step(ac.linger0 ? 'the server application sets SO_LINGER {1, 0} and closes' : 'the server application closes (plain close())');
+      await ctx.step(ac.linger0 ? 'the server application sets SO_LINGER {1, 0} and closes' : 'the server application closes (plain close())');
       const { result: since, moved } = await counting(p.server, async () => {
         const t = p.wire.now();
         await srv.call(ac.linger0 ? 'closeLinger' : 'close', ac.linger0 ? { sock: sock, secs: 0 } : { sock: sock });

@@ -112,7 +112,7 @@ function labCase(mode: Mode): LabCase {
       const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
       const tuple = { src: ghost.addr, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, window: WINDOW };
 
-      ctx.step(`old incarnation: the prober (${ghost.addr}:${PROBER_PORT}) connects with ISN ${OLD_ISN}, ${ts ? `timestamps from TSval ${OLD_TSVAL}` : 'no timestamps'}, and sends ${JSON.stringify(OLD_DATA.trim())}`);
+      await ctx.step(`old incarnation: the prober (${ghost.addr}:${PROBER_PORT}) connects with ISN ${OLD_ISN}, ${ts ? `timestamps from TSval ${OLD_TSVAL}` : 'no timestamps'}, and sends ${JSON.stringify(OLD_DATA.trim())}`);
       const old = new CraftedConn(p.wire, { ...tuple, isn: OLD_ISN, ...(ts ? { tsval: OLD_TSVAL } : {}) });
       const oldSynAck = await old.connect();
       const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
@@ -120,12 +120,12 @@ function labCase(mode: Mode): LabCase {
       const got0 = await readAll(srv, acc.sock);
       ctx.note('server', `recv() -> ${JSON.stringify(got0)}`);
       if (mode === 'server-time-wait') {
-        ctx.step('the server closes first and so holds TIME-WAIT');
+        await ctx.step('the server closes first and so holds TIME-WAIT');
         await srv.call('close', { sock: acc.sock });
         await old.expectFin();
         await old.close();
       } else {
-        ctx.step('the prober closes first, then forgets the connection at once: no TIME-WAIT on its side (as with SO_LINGER 0, or a recycled TIME-WAIT)');
+        await ctx.step('the prober closes first, then forgets the connection at once: no TIME-WAIT on its side (as with SO_LINGER 0, or a recycled TIME-WAIT)');
         await old.close();
         const eof = await srv.call('recv', { sock: acc.sock, timeoutMs: 1000 });
         if (!eof.eof) throw new Error('server: expected EOF');
@@ -146,7 +146,7 @@ function labCase(mode: Mode): LabCase {
       // The new incarnation's sequence space overlaps the old one: its data runs up to exactly where the
       // old segment starts, so the old segment is the next thing the server expects.
       const newIsn = seqAdd(OLD_ISN, -Buffer.byteLength(NEW_DATA));
-      ctx.step(`new incarnation on the same 4-tuple: ISN ${newIsn} (${Buffer.byteLength(NEW_DATA)} below the old one), ${ts ? `TSval from ${NEW_TSVAL}` : 'no timestamps'}`);
+      await ctx.step(`new incarnation on the same 4-tuple: ISN ${newIsn} (${Buffer.byteLength(NEW_DATA)} below the old one), ${ts ? `TSval from ${NEW_TSVAL}` : 'no timestamps'}`);
       const neu = new CraftedConn(p.wire, { ...tuple, isn: newIsn, ...(ts ? { tsval: NEW_TSVAL } : {}) });
       if (mode === 'server-time-wait') {
         const since = neu.syn(newIsn, null);
@@ -187,7 +187,7 @@ function labCase(mode: Mode): LabCase {
       ctx.note('server', 'accept(): a new connection on the same 4-tuple');
       const newSeg = sendData(neu, NEW_DATA);
       const drift = seqDiff(synAck.segment!.seq, oldSynAck.segment!.seq);
-      ctx.step(`the prober replays the old data segment: seq ${oldSeg.seq} (the new incarnation's next expected byte), ack ${oldSeg.ack} (${drift} behind the new server ISN)${ts ? `, TSval ${(oldSeg.options.find((o) => o.kind === 'ts') as { val: number }).val}` : ''}`);
+      await ctx.step(`the prober replays the old data segment: seq ${oldSeg.seq} (the new incarnation's next expected byte), ack ${oldSeg.ack} (${drift} behind the new server ISN)${ts ? `, TSval ${(oldSeg.options.find((o) => o.kind === 'ts') as { val: number }).val}` : ''}`);
       const { result: since, moved } = await counting(p.server, async () => {
         await ctx.sleep(30);
         const t = mode === 'ts-off-slow-path'

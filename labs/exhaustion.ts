@@ -47,7 +47,7 @@ async function setup(ctx: CaseContext, client: Record<string, string | number>, 
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-  ctx.step(`client ${p.aAddr}, ephemeral ports ${RANGE.replace(' ', '-')} (${PORTS} ports, default ${defaultRange.replace(' ', '-')}); server ${p.bAddr}:${SERVER_PORT}; capture: ${note}`);
+  await ctx.step(`client ${p.aAddr}, ephemeral ports ${RANGE.replace(' ', '-')} (${PORTS} ports, default ${defaultRange.replace(' ', '-')}); server ${p.bAddr}:${SERVER_PORT}; capture: ${note}`);
   return { p, cli, srv, listeners: new Map([[`${p.bAddr}:${SERVER_PORT}`, l.sock]]), point: p.point, defaultRange };
 }
 
@@ -120,7 +120,7 @@ const baseline: LabCase = {
   async run(ctx) {
     const e = await setup(ctx, { 'net.ipv4.tcp_tw_reuse': 0 }, { set: 'S' }, 'SYN and SYN-ACK only');
     const dst = { addr: e.p.bAddr, port: SERVER_PORT };
-    ctx.step(`connect, then the client closes first, over and over (up to ${MANY})`);
+    await ctx.step(`connect, then the client closes first, over and over (up to ${MANY})`);
     const { result: o, moved } = await counting(e.p.a, () => run(e, [dst], 'client', MANY));
     ctx.note('client', `${o.ok} connections, then connect() -> ${o.failure ?? 'no failure'}`);
     const tws = await timeWaits(e.p.a);
@@ -184,7 +184,7 @@ const serverFirst: LabCase = {
   async run(ctx) {
     const e = await setup(ctx, { 'net.ipv4.tcp_tw_reuse': 0 }, { set: 'F' }, 'FIN segments only');
     const dst = { addr: e.p.bAddr, port: SERVER_PORT };
-    ctx.step(`connect, then the server closes first, ${MANY} times`);
+    await ctx.step(`connect, then the server closes first, ${MANY} times`);
     const { result: o, moved } = await counting(e.p.b, () => run(e, [dst], 'server', MANY));
     ctx.note('client', `${o.ok} connections${o.failure ? `, then connect() -> ${o.failure}` : ''}`);
     const ctw = await timeWaits(e.p.a);
@@ -231,7 +231,7 @@ const moreTuples: LabCase = {
         dsts.push({ addr, port });
       }
     }
-    ctx.step(`the server listens on ${dsts.map((d) => `${d.addr}:${d.port}`).join(', ')}; the client fills each until connect() fails`);
+    await ctx.step(`the server listens on ${dsts.map((d) => `${d.addr}:${d.port}`).join(', ')}; the client fills each until connect() fails`);
     const { result: o, moved } = await counting(e.p.a, () => run(e, dsts, 'client', MANY, true));
     ctx.note('client', `${o.ok} connections, then connect() -> ${o.failure ?? 'no failure'}`);
     const tws = await timeWaits(e.p.a);
@@ -282,7 +282,7 @@ const twReuse: LabCase = {
       ctx.note('client', 'net.ipv4.tcp_tw_reuse_delay does not exist here: reuse waits a whole second per TIME-WAIT');
     }
     const dst = { addr: e.p.bAddr, port: SERVER_PORT };
-    ctx.step(`connect, then the client closes first, ${MANY} times`);
+    await ctx.step(`connect, then the client closes first, ${MANY} times`);
     const { result: o, moved } = await counting(e.p.a, () => run(e, [dst], 'client', MANY));
     ctx.note('client', `${o.ok} connections${o.failure ? `, then connect() -> ${o.failure}` : ''}`);
     const tws = await timeWaits(e.p.a);
@@ -335,7 +335,7 @@ const linger0: LabCase = {
   async run(ctx) {
     const e = await setup(ctx, { 'net.ipv4.tcp_tw_reuse': 0 }, { set: 'R' }, 'RST segments only');
     const dst = { addr: e.p.bAddr, port: SERVER_PORT };
-    ctx.step(`connect, then the client closes with SO_LINGER {1, 0}, ${MANY} times`);
+    await ctx.step(`connect, then the client closes with SO_LINGER {1, 0}, ${MANY} times`);
     const { result: o, moved } = await counting(e.p.a, () => run(e, [dst], 'linger0', MANY));
     ctx.note('client', `${o.ok} connections${o.failure ? `, then connect() -> ${o.failure}` : ''}`);
     const ctw = await timeWaits(e.p.a);

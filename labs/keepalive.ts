@@ -42,7 +42,7 @@ async function setup(ctx: CaseContext, keepAliveTimeoutMs = 5000): Promise<Env> 
   const p = await pair(ctx, ['client', 'server'], { client: { 'net.ipv4.tcp_timestamps': 1 }, server: { 'net.ipv4.tcp_timestamps': 1 } }, { port: PORT });
   ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
   await nodeHttpServer(ctx, p.b, p.bAddr, PORT, keepAliveTimeoutMs);
-  ctx.step(`server: a Node ${process.version} HTTP server (node:http) on ${p.bAddr}:${PORT}, keepAliveTimeout ${keepAliveTimeoutMs} ms; client ${p.aAddr} speaks HTTP/1.1 through the peer's sockets`);
+  await ctx.step(`server: a Node ${process.version} HTTP server (node:http) on ${p.bAddr}:${PORT}, keepAliveTimeout ${keepAliveTimeoutMs} ms; client ${p.aAddr} speaks HTTP/1.1 through the peer's sockets`);
   return { p, cli: await p.a.peer(), point: p.point, dst: { addr: p.bAddr, port: PORT } };
 }
 
@@ -95,7 +95,7 @@ const shortClient: LabCase = {
   title: `${N} requests over ${N} short connections, the client closing each after its response`,
   async run(ctx) {
     const e = await setup(ctx);
-    ctx.step(`${N} times: connect, GET (HTTP/1.1, keep-alive by default), read the response, close()`);
+    await ctx.step(`${N} times: connect, GET (HTTP/1.1, keep-alive by default), read the response, close()`);
     const { result: ok, moved } = await counting(e.p.a, () => shortConnections(e, ctx, false));
     const tw = await timeWaits(e);
     const syns = connectionsOf(all(e));
@@ -133,7 +133,7 @@ const shortServer: LabCase = {
   title: `${N} requests over ${N} short connections with Connection: close, the server closing each`,
   async run(ctx) {
     const e = await setup(ctx);
-    ctx.step(`${N} times: connect, GET with Connection: close, read the response and the server's FIN, close()`);
+    await ctx.step(`${N} times: connect, GET with Connection: close, read the response and the server's FIN, close()`);
     const { result: ok, moved } = await counting(e.p.b, () => shortConnections(e, ctx, true));
     const tw = await timeWaits(e);
     const syns = connectionsOf(all(e));
@@ -183,7 +183,7 @@ const keepAliveClient: LabCase = {
   title: `the same ${N} requests over one kept-alive connection, then the client closes it`,
   async run(ctx) {
     const e = await setup(ctx);
-    ctx.step(`connect once, ${N} GETs (HTTP/1.1) one after another on it, then close()`);
+    await ctx.step(`connect once, ${N} GETs (HTTP/1.1) one after another on it, then close()`);
     const { result: k, moved } = await counting(e.p.a, async () => {
       const k = await keptAlive(e, N);
       await e.cli.call('close', { sock: k.sock });
@@ -226,7 +226,7 @@ const keepAliveIdle: LabCase = {
   async run(ctx) {
     const e = await setup(ctx, IDLE_MS);
     const n = 3;
-    ctx.step(`connect once, ${n} GETs, then stay idle and wait for the server's FIN`);
+    await ctx.step(`connect once, ${n} GETs, then stay idle and wait for the server's FIN`);
     const { result: k, moved } = await counting(e.p.b, async () => {
       const k = await keptAlive(e, n);
       const eof = await readEof(e.cli, k.sock, 3 * IDLE_MS + 2000);

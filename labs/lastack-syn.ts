@@ -37,14 +37,14 @@ function labCase(): LabCase {
       const { sAddr, point } = p;
       const ghost = p.ghostAddr;
       const { srv, sock, conn } = await connectCrafted(ctx, p, { port: SERVER_PORT, sport: PROBER_PORT, isn: ISN });
-      ctx.step('the client closes first (FIN); the server acknowledges it and is in CLOSE-WAIT');
+      await ctx.step('the client closes first (FIN); the server acknowledges it and is in CLOSE-WAIT');
       await conn.close();
       const fromServer = (x: PacketRecord) => x.segment.src === sAddr && x.segment.sport === SERVER_PORT && x.segment.dport === PROBER_PORT;
       const finSince = p.wire.now();
       await srv.call('close', { sock: sock });
       ctx.note('server', 'close(): the server closes too and sends its FIN');
       await p.wire.expect({ src: sAddr, sport: SERVER_PORT, dport: PROBER_PORT, flags: { set: 'F' } }, { within: 2000, since: finSince });
-      ctx.step("the client's ACK of that FIN is lost (the prober never sends it): the server waits in LAST-ACK");
+      await ctx.step("the client's ACK of that FIN is lost (the prober never sends it): the server waits in LAST-ACK");
       const local = { addr: sAddr, port: SERVER_PORT };
       const remote = { addr: ghost, port: PROBER_PORT };
       if (p.server.sockets) {
@@ -59,7 +59,7 @@ function labCase(): LabCase {
       }
 
       const isn = seqAdd(conn.sndNxt, 65537);
-      ctx.step(`the client reuses the 4-tuple: SYN with ISN ${isn} (old snd_nxt ${conn.sndNxt} + 65537, as Linux's tcp_twsk_unique() sets it)`);
+      await ctx.step(`the client reuses the 4-tuple: SYN with ISN ${isn} (old snd_nxt ${conn.sndNxt} + 65537, as Linux's tcp_twsk_unique() sets it)`);
       const { result: since, moved } = await counting(p.server, async () => {
         const t = conn.syn(isn, null);
         await ctx.sleep(ANSWER_WAIT_MS);
@@ -95,9 +95,9 @@ function labCase(): LabCase {
       let afterRstLine: string | undefined;
       if (refusing) {
         outcome = 'refused (ECONNREFUSED)';
-        ctx.step('the answer is an RST that acknowledges the SYN: a client in SYN-SENT gives up, connect() fails with ECONNREFUSED');
+        await ctx.step('the answer is an RST that acknowledges the SYN: a client in SYN-SENT gives up, connect() fails with ECONNREFUSED');
       } else if (reply && answer === 'ACK') {
-        ctx.step(`the ACK does not acknowledge the SYN: the client answers with an RST at SEG.ACK (seq ${reply.segment.ack}) and sends its SYN again`);
+        await ctx.step(`the ACK does not acknowledge the SYN: the client answers with an RST at SEG.ACK (seq ${reply.segment.ack}) and sends its SYN again`);
         const rstSince = conn.send('R', { seq: reply.segment.ack, options: [] });
         await ctx.sleep(30);
         if (p.server.sockets) {

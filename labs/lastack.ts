@@ -76,7 +76,7 @@ function labCase(lc: LastAckCase): LabCase {
       const con = { sock: c.csock };
       const acc = { sock: c.ssock };
       const cport = local.port;
-      ctx.step(`client ${p.aAddr}:${cport} connects to ${p.bAddr}:${SERVER_PORT}`);
+      await ctx.step(`client ${p.aAddr}:${cport} connects to ${p.bAddr}:${SERVER_PORT}`);
 
       const synAck = packets(p.wire, point, (x) => fromServer(x) && x.segment.flags === 'S.')[0];
       if (!synAck) throw new Error('no SYN-ACK from the server was captured');
@@ -84,7 +84,7 @@ function labCase(lc: LastAckCase): LabCase {
       const drop = await p.impair(p.a, { dir: 'out', match: { tcpFlags: 'ack-only', sport: cport, dport: SERVER_PORT, ackSeq: ackOfFin } });
       ctx.note('client', `nftables drops the client's pure ACK of the server's FIN (ack ${ackOfFin}), once`);
 
-      ctx.step('the client closes first (shutdown SHUT_WR: FIN); the server reads EOF and closes its side too (shutdown SHUT_WR, keeping the socket to see what happens)');
+      await ctx.step('the client closes first (shutdown SHUT_WR: FIN); the server reads EOF and closes its side too (shutdown SHUT_WR, keeping the socket to see what happens)');
       const cliBefore = await p.a.counters();
       await cli.call('shutdown', { sock: con.sock, how: 'wr' });
       const eof = await srv.call('recv', { sock: acc.sock, timeoutMs: 2000 });
@@ -161,7 +161,7 @@ function labCase(lc: LastAckCase): LabCase {
         });
       }
 
-      ctx.step("the server's retransmission timer fires: it sends its FIN again");
+      await ctx.step("the server's retransmission timer fires: it sends its FIN again");
       const { result: retrans, moved: srvMoved } = await counting(p.b, async () => {
         const end = monoMs() + RETRANSMIT_WAIT_MS;
         for (;;) {

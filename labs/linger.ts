@@ -21,7 +21,7 @@ async function setup(ctx: CaseContext): Promise<Setup> {
   const s = await connectedPair(ctx, { client: CLIENT_SYSCTLS, server: SERVER_SYSCTLS }, SERVER_PORT);
   const { p, cli, local, remote } = s;
   const con = { sock: s.csock };
-  ctx.step(`client ${p.aAddr}:${local.port} connects to ${p.bAddr}:${SERVER_PORT}; the server's receive buffer is 4 KiB (tcp_rmem) and it does not read`);
+  await ctx.step(`client ${p.aAddr}:${local.port} connects to ${p.bAddr}:${SERVER_PORT}; the server's receive buffer is 4 KiB (tcp_rmem) and it does not read`);
   const sent = await cli.call('send', { sock: con.sock, data: 'x'.repeat(DATA_BYTES), timeoutMs: 3000 });
   ctx.note('client', `send(${DATA_BYTES} bytes) -> ${sent.bytes}`);
   // Let the window fill: the server's zero window stops the flow with most bytes still queued.
@@ -81,7 +81,7 @@ const normal: LabCase = {
       packets: packets(p.wire, s.point, (x) => x.tsNs >= since).slice(0, 4),
       sockets: [sockLineOr(fw1, 'client')],
     });
-    ctx.step('the server reads now: all the data arrives, then the FIN (EOF)');
+    await ctx.step('the server reads now: all the data arrives, then the FIN (EOF)');
     const got = await drain(s.srv, s.ssock);
     ctx.note('server', `read ${got.bytes} bytes, then ${got.end}`);
     const fin = packets(p.wire, s.point, (x) => s.fromClient(x) && x.segment.flags.includes('F'))[0];
@@ -156,7 +156,7 @@ const linger0: LabCase = {
       observed: gone?.state ?? 'gone',
       sockets: [sockLineOr(gone, 'client')],
     });
-    ctx.step('the server reads now');
+    await ctx.step('the server reads now');
     const got = await drain(s.srv, s.ssock);
     ctx.note('server', `read ${got.bytes} bytes, then ${got.end}`);
     ctx.check({

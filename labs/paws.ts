@@ -79,14 +79,14 @@ function labCase(pc: PawsCase): LabCase {
 
       // Fresh data first: the connection works, and its timestamps move on (an earlier incarnation's would now be old).
       if (conn.tsval !== undefined) conn.tsval = TSVAL + TS_STEP;
-      ctx.step(`the client sends 5 bytes "fresh"${negotiated ? ` with TSval ${TSVAL + TS_STEP}` : ''}; the server reads them`);
+      await ctx.step(`the client sends 5 bytes "fresh"${negotiated ? ` with TSval ${TSVAL + TS_STEP}` : ''}; the server reads them`);
       conn.send('P.', { payload: 'fresh' });
       conn.sndNxt = seqAdd(conn.sndNxt, 5);
       const first = await srv.call('recv', { sock: sock, max: 64, timeoutMs: 2000 });
       if (first.data !== 'fresh') throw new Error(`set-up: the server read ${JSON.stringify(first.data)} instead of "fresh"`);
 
       const tsOpt: TcpOption[] = pc.stale === 'older' && negotiated ? [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: TSVAL + 10, ecr: conn.tsRecent }] : [];
-      ctx.step(`the client sends 5 bytes "stale" in sequence (seq ${conn.sndNxt}) ${pc.stale === 'older' ? (negotiated ? `with TSval ${TSVAL + 10}, older than ${TSVAL + TS_STEP}` : 'without a timestamp (none were negotiated)') : 'without a timestamp option'}`);
+      await ctx.step(`the client sends 5 bytes "stale" in sequence (seq ${conn.sndNxt}) ${pc.stale === 'older' ? (negotiated ? `with TSval ${TSVAL + 10}, older than ${TSVAL + TS_STEP}` : 'without a timestamp (none were negotiated)') : 'without a timestamp option'}`);
       const { result: since, moved } = await counting(p.server, async () => {
         const t = conn.send('P.', { payload: 'stale', options: tsOpt });
         await ctx.sleep(50);

@@ -178,7 +178,7 @@ async function setup(ctx: CaseContext, keepalive: boolean): Promise<Env> {
   ctx.setColumns([{ label: 'proxy', addrs: [proxyUpAddr, proxyAddr] }, { label: 'backend', addrs: [backendAddr] }]);
   await nodeHttpServer(ctx, backend, backendAddr, BACKEND_PORT);
   const nginx = await startNginx(ctx, proxy, proxyAddr, backendAddr, keepalive);
-  ctx.step(`client ${client.addr()} -> nginx ${proxyAddr}:${PROXY_PORT} (pid ${nginx.proc.pid}, ${keepalive ? `proxy_http_version 1.1, Connection "", keepalive ${KEEPALIVE_CONNS}` : 'proxy_http_version 1.0 (default), no upstream keepalive'}) -> ${proxyUpAddr} -> Node backend ${backendAddr}:${BACKEND_PORT}`);
+  await ctx.step(`client ${client.addr()} -> nginx ${proxyAddr}:${PROXY_PORT} (pid ${nginx.proc.pid}, ${keepalive ? `proxy_http_version 1.1, Connection "", keepalive ${KEEPALIVE_CONNS}` : 'proxy_http_version 1.0 (default), no upstream keepalive'}) -> ${proxyUpAddr} -> Node backend ${backendAddr}:${BACKEND_PORT}`);
   return { tb, client, proxy, backend, up, upPoint, down, downPoint, nginx, proxyAddr, proxyUpAddr, backendAddr };
 }
 
@@ -261,7 +261,7 @@ const http10: LabCase = {
   title: `nginx's default proxy_http_version 1.0: ${N} requests, ${N} upstream connections, ${N} TIME-WAITs between proxy and backend`,
   async run(ctx) {
     const e = await setup(ctx, false);
-    ctx.step(`${N} GETs from the client through nginx`);
+    await ctx.step(`${N} GETs from the client through nginx`);
     const { result: l, moved } = await counting(e.proxy, () => load(ctx, e));
     const tw = await upstreamTimeWaits(e);
     const syns = connectionsOf(upstream(e));
@@ -334,7 +334,7 @@ const keepaliveUp: LabCase = {
   title: `upstream keepalive (proxy_http_version 1.1, keepalive ${KEEPALIVE_CONNS}): ${N} requests over one connection, no TIME-WAIT`,
   async run(ctx) {
     const e = await setup(ctx, true);
-    ctx.step(`${N} GETs from the client through nginx`);
+    await ctx.step(`${N} GETs from the client through nginx`);
     const { result: l, moved } = await counting(e.proxy, () => load(ctx, e));
     const tw = await upstreamTimeWaits(e);
     const syns = connectionsOf(upstream(e));

@@ -50,7 +50,7 @@ async function peers(p: Pair, ctx: CaseContext, mode: Mode, port: number): Promi
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-  ctx.step(`server listens on ${p.bAddr}:${SERVER_PORT}`);
+  await ctx.step(`server listens on ${p.bAddr}:${SERVER_PORT}`);
   return { mode, port, cli, srv, lsock: l.sock, cAddr: p.aAddr, sAddr: p.bAddr, point: p.point };
 }
 
@@ -158,7 +158,7 @@ async function setup(ctx: CaseContext, s: Setup, opts: { beforeClientClose?: (p:
   ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
   const delayMs = await reuseDelay(p.a, ctx);
   const c = await peers(p, ctx, s.mode, port);
-  ctx.step(`client: ${how(c)}, then closes first`);
+  await ctx.step(`client: ${how(c)}, then closes first`);
   await connectCloseFirst(ctx, c, { beforeClientClose: opts.beforeClientClose && (() => opts.beforeClientClose!(p, c)) });
   await checkClientTimeWait(ctx, p, c);
   return { p, c, delayMs };
@@ -166,7 +166,7 @@ async function setup(ctx: CaseContext, s: Setup, opts: { beforeClientClose?: (p:
 
 /** The reconnect is refused for RETRY_FOR_MS: no SYN leaves the client, TWRecycled does not move. */
 async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, because: string) {
-  ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms for ${RETRY_FOR_MS / 1000} s`);
+  await ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms for ${RETRY_FOR_MS / 1000} s`);
   const { result: r, moved } = await counting(p.a, () => ctx.waiting('reconnect attempts (the kernel refuses them)', RETRY_FOR_MS, () => reconnect(ctx, c, RETRY_FOR_MS)));
   const tw = await socketOf(p.a, { addr: c.cAddr, port: c.port }, { addr: c.sAddr, port: SERVER_PORT });
   const synsAfter = packets(p.wire, c.point, (x) => isFrom(c.cAddr, c.port)(x) && x.segment.flags === 'S').slice(1);
@@ -185,7 +185,7 @@ async function expectRefused(ctx: CaseContext, p: Pair, c: Conn, title: string, 
 
 /** The reconnect succeeds: when, with which ISN, and counted as a recycled TIME-WAIT. */
 async function expectReused(ctx: CaseContext, p: Pair, c: Conn, delay: { minMs: number; maxMs: number; because: string; immediate?: boolean }, reconnectFor: number) {
-  ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms until the kernel lets it`);
+  await ctx.step(`client reconnects the same way every ${RETRY_EVERY_MS} ms until the kernel lets it`);
   const { result: r, moved } = await counting(p.a, () => ctx.waiting('reconnecting until the kernel allows it', reconnectFor, () => reconnect(ctx, c, reconnectFor)));
   const fromClient = isFrom(c.cAddr, c.port);
   const serverFin = packets(p.wire, c.point, (x) => isFrom(c.sAddr, SERVER_PORT)(x) && x.segment.flags.includes('F'))[0];
@@ -303,7 +303,7 @@ const boundReuse0: LabCase = {
   title: 'a port the client binds itself (SO_REUSEADDR) takes over its TIME-WAIT at once, even with tcp_tw_reuse=0',
   async run(ctx) {
     const { p, c } = await setup(ctx, { mode: 'bound', reuse: 0, timestamps: 1 });
-    ctx.step('client binds the port again without SO_REUSEADDR');
+    await ctx.step('client binds the port again without SO_REUSEADDR');
     const r = await c.cli.try('connect', connectArgs(c, false));
     ctx.note('client', `bind() without SO_REUSEADDR -> ${r.ok ? 'ok' : `${r.code} (${r.syscall ?? ''})`}`);
     const tw = await socketOf(p.a, { addr: c.cAddr, port: c.port }, { addr: c.sAddr, port: SERVER_PORT });
@@ -376,7 +376,7 @@ const reuse2: LabCase = {
     const { p, c, delayMs } = await setup(ctx, { mode: 'ephemeral', reuse: 2, timestamps: 1 });
     await expectRefused(ctx, p, c, 'reconnect over the veth (tcp_tw_reuse=2)', 'tcp_twsk_unique(): reuse=2 counts only when the TIME-WAIT is bound to lo or uses a loopback address');
 
-    ctx.step('the same experiment over loopback inside the client host (127.0.0.1)');
+    await ctx.step('the same experiment over loopback inside the client host (127.0.0.1)');
     // A guest's loopback cannot be captured from here: there the socket table and TWRecycled are the evidence.
     const loPoint = `${p.a.name}:lo`;
     const lo = p.a.netns === undefined ? undefined : ctx.use(await Wire.open({ netns: p.a.netns, ifname: 'lo', filter: { port: SERVER_PORT } }));
@@ -431,7 +431,7 @@ const lastAck: LabCase = {
       sockets: [la ? `server ${sockLine(la)}` : 'server: (none)', tw ? `client ${sockLine(tw)}` : 'client: (none)'],
     });
 
-    ctx.step('client reconnects (tcp_tw_reuse=1) as soon as the kernel lets it');
+    await ctx.step('client reconnects (tcp_tw_reuse=1) as soon as the kernel lets it');
     const { result: r, moved } = await counting(p.a, () => reconnect(ctx, c, delayMs.ms + delayMs.grainMs + RETRY_FOR_MS));
     await ctx.sleep(100);
     const srvMoved = changed(delta(srvBefore, await p.b.counters()));

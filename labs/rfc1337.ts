@@ -67,12 +67,12 @@ function labCase(rfc1337: 0 | 1): LabCase {
       ctx.setColumns([{ label: 'prober', addrs: [ghost.addr] }, { label: 'server', addrs: [sAddr] }]);
       const srv = await p.peer();
       const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
-      ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr} (no timestamps)`);
+      await ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr} (no timestamps)`);
 
       const conn = new CraftedConn(p.wire, { src: ghost.addr, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, isn: ISN });
       await conn.connect();
       const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
-      ctx.step('the server closes first; the prober acknowledges its FIN and sends its own: the server is in TIME-WAIT');
+      await ctx.step('the server closes first; the prober acknowledges its FIN and sends its own: the server is in TIME-WAIT');
       await srv.call('close', { sock: acc.sock });
       ctx.note('server', 'close(): the server closes first');
       await conn.expectFin();
@@ -107,7 +107,7 @@ function labCase(rfc1337: 0 | 1): LabCase {
       for (const probe of PROBES) {
         if (!alive) break;
         const seq = seqAdd(rcvNxt, probe.delta);
-        ctx.step(`prober sends an RST with seq ${seq}: ${probe.label} (the TIME-WAIT's rcv_nxt is ${rcvNxt})`);
+        await ctx.step(`prober sends an RST with seq ${seq}: ${probe.label} (the TIME-WAIT's rcv_nxt is ${rcvNxt})`);
         const { result: since, moved } = await counting(p.server, async () => {
           const t = conn.send('R', { seq, options: [] });
           await ctx.sleep(ANSWER_WAIT_MS);
@@ -146,7 +146,7 @@ function labCase(rfc1337: 0 | 1): LabCase {
       // after an assassination the listener accepts it, and the old connection's wandering segments
       // could land in the new one.
       const isn = seqAdd(rcvNxt, -100_000);
-      ctx.step(`why it matters: the prober sends a SYN with ISN ${isn}, 100000 below the old rcv_nxt (an old incarnation's sequence space)`);
+      await ctx.step(`why it matters: the prober sends a SYN with ISN ${isn}, 100000 below the old rcv_nxt (an old incarnation's sequence space)`);
       const since = conn.syn(isn, null);
       await ctx.sleep(ANSWER_WAIT_MS);
       const syn = packets(p.wire, point, (x) => x.tsNs >= since && x.segment.flags === 'S')[0];

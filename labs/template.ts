@@ -19,11 +19,11 @@ async function closeFirst(ctx: CaseContext, first: 'client' | 'server'): Promise
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: PORT, reuseAddr: true });
-  ctx.step(`the client connects to ${p.bAddr}:${PORT}`);
+  await ctx.step(`the client connects to ${p.bAddr}:${PORT}`);
   const con = await cli.call('connect', { addr: p.bAddr, port: PORT, timeoutMs: 2000 });
   const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
   const [closer, other, closerSock, otherSock] = first === 'client' ? [cli, srv, con.sock, acc.sock] : [srv, cli, acc.sock, con.sock];
-  ctx.step(`the ${first} closes first, then the other side reads EOF and closes`);
+  await ctx.step(`the ${first} closes first, then the other side reads EOF and closes`);
   await closer.call('close', { sock: closerSock });
   await other.call('recv', { sock: otherSock, timeoutMs: 2000 });
   await other.call('close', { sock: otherSock });

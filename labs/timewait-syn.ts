@@ -86,13 +86,13 @@ function labCase(sc: SynCase): LabCase {
       ctx.setColumns([{ label: 'prober', addrs: [ghost.addr] }, { label: 'server', addrs: [sAddr] }]);
       const srv = await p.peer();
       const l = await srv.call('listen', { addr: sAddr, port: SERVER_PORT, reuseAddr: true });
-      ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr}`);
+      await ctx.step(`server listens on ${sAddr}:${SERVER_PORT}; the prober speaks from ghost address ${ghost.addr}`);
 
       const conn = new CraftedConn(p.wire, { src: ghost.addr, dst: sAddr, sport: PROBER_PORT, dport: SERVER_PORT, isn: ISN, ...(sc.oldTs ? { tsval: TSVAL } : {}) });
-      ctx.step(`prober opens a crafted connection: ISN ${ISN}, ${sc.oldTs ? `timestamps from TSval ${TSVAL}` : 'no timestamps'}`);
+      await ctx.step(`prober opens a crafted connection: ISN ${ISN}, ${sc.oldTs ? `timestamps from TSval ${TSVAL}` : 'no timestamps'}`);
       const synAck = await conn.connect();
       const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
-      ctx.step('the server closes first; the prober acknowledges its FIN and sends its own');
+      await ctx.step('the server closes first; the prober acknowledges its FIN and sends its own');
       await srv.call('close', { sock: acc.sock });
       ctx.note('server', 'close(): the server closes first');
       await conn.expectFin();
@@ -125,7 +125,7 @@ function labCase(sc: SynCase): LabCase {
       const isn = seqAdd(twRcvNxt, sc.isnDelta);
       const ts = sc.tsDelta === null || lastTs === undefined ? null : { val: (lastTs + sc.tsDelta) >>> 0, ecr: 0 };
       const rel = sc.isnDelta === 0 ? 'equal to' : `${Math.abs(sc.isnDelta)} ${sc.isnDelta > 0 ? 'above' : 'below'}`;
-      ctx.step(`prober sends a new SYN on the same 4-tuple: ISN ${isn} (${rel} rcv_nxt ${twRcvNxt}), ${ts ? `TSval ${ts.val} (${sc.tsDelta! > 0 ? 'newer' : 'older'} than ${lastTs})` : 'no timestamp'}`);
+      await ctx.step(`prober sends a new SYN on the same 4-tuple: ISN ${isn} (${rel} rcv_nxt ${twRcvNxt}), ${ts ? `TSval ${ts.val} (${sc.tsDelta! > 0 ? 'newer' : 'older'} than ${lastTs})` : 'no timestamp'}`);
       const { result: since, moved } = await counting(p.server, async () => {
         const t = conn.syn(isn, ts);
         await new Promise((r) => setTimeout(r, ANSWER_WAIT_MS));

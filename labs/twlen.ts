@@ -146,7 +146,7 @@ const finTimeout: LabCase = {
   async run(ctx) {
     const e = await setup(ctx, { 'net.ipv4.tcp_fin_timeout': FIN_TIMEOUT_S });
     const t = await clientClosesFirst(e, false);
-    ctx.step(`client :${t.local.port} closes first; the server never closes: the client's socket is orphaned in FIN-WAIT-2`);
+    await ctx.step(`client :${t.local.port} closes first; the server never closes: the client's socket is orphaned in FIN-WAIT-2`);
     const w = await ctx.waiting(`FIN-WAIT-2 (up to ${FIN_TIMEOUT_S + 3} s)`, (FIN_TIMEOUT_S + 3) * 1000, () => watch(ctx, e, [t], (FIN_TIMEOUT_S + 3) * 1000));
     ctx.note('client', `FIN-WAIT-2 socket gone: ${w[0]!.goneNs !== undefined}`);
     checkFinWait2(ctx, e, t, w[0]!);
@@ -160,7 +160,7 @@ const length: LabCase = {
     const e = await setup(ctx, { 'net.ipv4.tcp_fin_timeout': FIN_TIMEOUT_S });
     const tw = await clientClosesFirst(e, true);
     const fw = await clientClosesFirst(e, false);
-    ctx.step(`client :${tw.local.port} closed first and the server closed too: TIME-WAIT; client :${fw.local.port} closed first, the server never closes: orphaned FIN-WAIT-2. tcp_fin_timeout is ${FIN_TIMEOUT_S} s on the client`);
+    await ctx.step(`client :${tw.local.port} closed first and the server closed too: TIME-WAIT; client :${fw.local.port} closed first, the server never closes: orphaned FIN-WAIT-2. tcp_fin_timeout is ${FIN_TIMEOUT_S} s on the client`);
     const [w, wf] = await ctx.waiting('TIME-WAIT (up to 70 s)', 70_000, () => watch(ctx, e, [tw, fw], 70_000));
     ctx.note('client', `TIME-WAIT socket gone: ${w!.goneNs !== undefined}; FIN-WAIT-2 socket gone: ${wf!.goneNs !== undefined}`);
     const start = startOf(e, tw, 'TIME-WAIT');
@@ -198,7 +198,7 @@ const buckets: LabCase = {
     const dflt = await e.p.a.sysctl.get('net.ipv4.tcp_max_tw_buckets');
     await e.p.a.sysctl.set('net.ipv4.tcp_max_tw_buckets', TW_BUCKETS);
     ctx.sysctl('client', 'net.ipv4.tcp_max_tw_buckets', await e.p.a.sysctl.get('net.ipv4.tcp_max_tw_buckets'));
-    ctx.step(`client tcp_max_tw_buckets ${dflt} -> ${TW_BUCKETS} (per namespace); ${TW_MAKE} connections, the client closing each first and the server closing after`);
+    await ctx.step(`client tcp_max_tw_buckets ${dflt} -> ${TW_BUCKETS} (per namespace); ${TW_MAKE} connections, the client closing each first and the server closing after`);
     const dm0 = await dmesgCount();
     const { result: tuples, moved } = await counting(e.p.a, async () => {
       const out: Tuple[] = [];

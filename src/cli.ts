@@ -24,6 +24,8 @@ import { colorEnabled, quietOnEpipe } from './cli/output.js';
 import { schemaProblem } from './cli/validate.js';
 import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
+import { terminalClassroom } from './serve/terminal.js';
+import { cmdServe } from './cli/serve.js';
 
 /** Writes a report file, making its folder first (firstMissing() saw what that creates). */
 function writeFileSync(path: string, data: string): void {
@@ -48,6 +50,8 @@ const RUN_OPTIONS: OptionSpec = {
   subject: { type: 'string' },
   kernel: { type: 'string' },
   modules: { type: 'string' },
+  step: { type: 'boolean' },
+  'step-delay': { type: 'string' },
 };
 
 /** The top-most folder of `path` that does not exist yet: what a recursive mkdir will create (and so own). */
@@ -112,7 +116,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   const v = values as {
     case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; keep?: boolean; slow?: boolean;
     absolute?: boolean; 'tolerance-scale'?: string; expectations?: string; tap?: boolean; ktap?: boolean; html?: string; explain?: boolean;
-    jobs?: string; target?: string; subject?: string; kernel?: string; modules?: string;
+    jobs?: string; target?: string; subject?: string; kernel?: string; modules?: string; step?: boolean; 'step-delay'?: string;
   };
   if (positionals.length !== 1) throw new UsageError('run: name one lab, or all (tcplab list shows them)', 'run');
   if (v.kernel !== undefined && v.target !== undefined) throw new UsageError('run: --kernel and --target: choose one (--kernel boots your kernel in QEMU as the target)', 'run');
@@ -148,6 +152,9 @@ async function cmdRun(argv: string[]): Promise<number> {
   }
   const scale = positiveNumber('--tolerance-scale', v['tolerance-scale'], (n) => Number.isFinite(n) && n > 0, 'must be a positive number');
   const jobs = positiveNumber('--jobs', v.jobs, (n) => Number.isInteger(n) && n >= 1 && n <= 16, 'an integer from 1 to 16') ?? 1;
+  const stepDelay = positiveNumber('--step-delay', v['step-delay'], (n) => Number.isFinite(n) && n >= 0 && n <= 3600, 'seconds from 0 to 3600 before each step runs by itself');
+  const stepping = (v.step ?? false) || stepDelay !== undefined;
+  if (stepping && jobs > 1) throw new UsageError('run: --step and --jobs: a class watches one case at a time (drop --jobs)', 'run');
   const overrides = v.expectations === undefined ? undefined : readOverrides(v.expectations, labs);
   // Not applicable on this target (kselftest's skip), found before a target boots (QEMU takes seconds).
   const refused = labs.flatMap((l) => {
@@ -180,6 +187,16 @@ async function cmdRun(argv: string[]): Promise<number> {
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
+  // Classroom mode: the terminal going away (SIGHUP, stdin closed) stops the lab too, clean-up included.
+  const classroom = stepping ? terminalClassroom({
+    write: (s) => process.stderr.write(s),
+    input: process.stdin,
+    ...(stepDelay !== undefined ? { delayS: stepDelay } : {}),
+    color: colorEnabled(process.stderr),
+    width: process.stderr.columns,
+    onInputGone: () => ac.abort(),
+  }) : undefined;
+  if (classroom) process.once('SIGHUP', onSig);
   const results: LabResult[] = [];
   try {
     // One target (one boot) for all the labs of this run.
@@ -199,6 +216,7 @@ async function cmdRun(argv: string[]): Promise<number> {
           jobs,
           signal: ac.signal,
           onProgress: (l) => process.stderr.write(l + '\n'),
+          ...(classroom ? { live: classroom } : {}),
         });
         results.push(r);
         if (!machine) process.stdout.write('\n' + renderText(r, { color, absolute: v.absolute, explain: v.explain }) + '\n');
@@ -208,6 +226,8 @@ async function cmdRun(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
+    process.off('SIGHUP', onSig);
+    classroom?.close();
   }
   const report = toJson(results);
   for (const f of toStdout) process.stdout.write(f.render(report));
@@ -325,6 +345,7 @@ async function dispatch(cmd: string | undefined, rest: string[]): Promise<number
     case 'inspect': return runInspect(rest);
     case 'report': return cmdReport(rest);
     case 'matrix': return cmdMatrix(rest);
+    case 'serve': return cmdServe(rest);
     case 'help': return help(rest);
     case '--help': case '-h': return help([]);
     case '--version': case '-V': case 'version':

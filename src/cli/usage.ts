@@ -2,6 +2,7 @@
 import { INSPECT_USAGE } from './inspect.js';
 import { MATRIX_USAGE } from './matrix.js';
 import { STACKS } from '../targets/registry.js';
+import { SERVE_USAGE } from './serve.js';
 
 const LIST = `  tcplab list                       the labs and their cases, and where each can run`;
 
@@ -13,6 +14,9 @@ const RUN = `  tcplab run <lab|all> [options]    run a lab (root: namespaces and
       --ktap           print KTAP v1 as kselftest does (lab > cases > checks, nested) on stdout
       --html F         write a self-contained HTML report (SVG ladders) to F
       --explain        narrate each TIME-WAIT event with the rule behind it (RFC section, kernel function)
+      --step           classroom mode: before each step show what it does and why, wait for Enter;
+                       the ladder grows packet by packet as the kernel answers (Ctrl-C cleans up)
+      --step-delay S   as --step, but each step runs by itself after S seconds (Enter: at once)
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --no-pcap        write no pcap
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
@@ -48,6 +52,7 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   report: REPORT,
   clean: CLEAN,
   matrix: MATRIX_USAGE,
+  serve: SERVE_USAGE,
   inspect: INSPECT_USAGE,
   help: HELP,
 };

@@ -52,7 +52,7 @@ export async function connectCrafted(ctx: CaseContext, p: Probe, o: { port: numb
   const srv = await p.peer();
   const l = await srv.call('listen', { addr: p.sAddr, port: o.port, reuseAddr: true });
   const ts = o.tsval === undefined ? '' : `, offering timestamps from TSval ${o.tsval}`;
-  ctx.step(`server listens on ${p.sAddr}:${o.port}; the client is a crafted prober at ghost address ${p.ghostAddr}${ts}`);
+  await ctx.step(`server listens on ${p.sAddr}:${o.port}; the client is a crafted prober at ghost address ${p.ghostAddr}${ts}`);
   const conn = new CraftedConn(p.wire, { src: p.ghostAddr, dst: p.sAddr, sport: o.sport, dport: o.port, isn: o.isn, ...(o.tsval === undefined ? {} : { tsval: o.tsval }) });
   const synAck = await conn.connect();
   const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });

@@ -12,6 +12,7 @@ import { checkGap, DEFAULT_TOLERANCE, toleranceScale } from './timing.js';
 import { countdown } from './progress.js';
 import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSpec } from './types.js';
 import type { LabTarget } from './stack.js';
+import type { LiveCase, LiveObserver } from './live.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
 import { PcapWriter } from '../wire/pcap.js';
 
@@ -41,8 +42,14 @@ export interface RunOptions {
   jobs?: number;
   /** Live progress: called for every step and note as it happens. */
   onProgress?: (line: string) => void;
+  /**
+   * Classroom mode: steps are held until it lets them run, packets streamed as they are captured, checks
+   * and sysctls as they are made. Cases then run one at a time (--jobs is ignored).
+   */
+  live?: LiveObserver;
 }
 
+const byTime = (a: { tsNs: bigint }, b: { tsNs: bigint }) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0);
 
 class Context implements CaseContext {
   readonly steps: string[] = [];
@@ -52,6 +59,8 @@ class Context implements CaseContext {
   readonly captures: CaptureSource[] = [];
   readonly resources: AsyncDisposable[] = [];
   columns?: readonly [LadderColumn, LadderColumn];
+  /** Classroom mode: the observer, this case as it sees it, and a flush of new packets to it. */
+  classroom?: { obs: LiveObserver; c: LiveCase; flush: () => void };
 
   constructor(
     readonly stack: StackInfo,
@@ -71,12 +80,19 @@ class Context implements CaseContext {
     return this.overrides[`${this.caseId}/${id}`] ?? this.overrides[id] ?? given;
   }
 
-  step(text: string): void {
+  async step(text: string, why?: string): Promise<void> {
+    const live = this.classroom;
+    if (live?.obs.beforeStep) {
+      // What the previous step caused is on screen before the pause.
+      live.flush();
+      await live.obs.beforeStep({ ...live.c, n: this.steps.length + 1, text, ...(why ? { why } : {}) }, this.signal);
+    }
     this.steps.push(text);
     this.progress(`  ${this.steps.length}. ${text}`);
   }
 
   note(who: string | undefined, text: string): void {
+    this.classroom?.flush();
     this.notes.push({ tsNs: eventNs(), who, text });
     this.progress(`     · ${who ? who + ': ' : ''}${text}`);
   }
@@ -111,6 +127,7 @@ class Context implements CaseContext {
     const hasEvidence = (spec.packets?.length ?? 0) + (spec.sockets?.length ?? 0) + Object.keys(spec.counters ?? {}).length > 0;
     // A verdict must rest on packets, sockets or counters, and on an expectation for this stack.
     const verdict: CheckResult['verdict'] = !rule || !hasEvidence ? 'ERROR' : rule.ok ? 'PASS' : 'DIFFERS';
+    this.classroom?.flush(); // the packets behind the verdict are on screen before it
     this.checks.push({
       id: spec.id,
       title: spec.title,
@@ -123,6 +140,9 @@ class Context implements CaseContext {
       evidence: { packets: this.packetsOf(spec.packets), sockets: [...(spec.sockets ?? [])], counters: { ...(spec.counters ?? {}) } },
       packetRecords: [...(spec.packets ?? [])],
     });
+    if (this.classroom?.obs.check) {
+      this.classroom.obs.check(this.classroom.c, this.checks[this.checks.length - 1]!);
+    }
     this.progress(`     ${verdict === 'PASS' ? '✔' : '✘'} ${verdict} ${spec.title}: ${JSON.stringify(spec.observed)}`);
     return verdict === 'PASS';
   }
@@ -137,6 +157,7 @@ class Context implements CaseContext {
 
   sysctl(host: string, name: string, value: string): void {
     this.sysctls[`${host}:${name}`] = value;
+    this.classroom?.obs.sysctl?.(this.classroom.c, `${host}:${name}`, value);
   }
 
   use<T extends AsyncDisposable>(resource: T): T {
@@ -187,22 +208,25 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   // their progress is then buffered per case and printed in order, so the story stays readable.
   // On a target every case shares one stack: cases setting the same sysctl to different values (and
   // restoring it) would spoil each other's experiment, so they run one after the other there.
-  const jobs = target ? 1 : Math.max(1, Math.min(opts.jobs ?? 1, selected.length));
+  const jobs = target || opts.live ? 1 : Math.max(1, Math.min(opts.jobs ?? 1, selected.length));
   if (target && (opts.jobs ?? 1) > 1) progress(`--jobs ${opts.jobs}: cases run one at a time on target ${target.id} (they share its sysctls)`);
   const runCase = async (lc: LabCase, progress: (line: string) => void): Promise<CaseResult> => {
     progress(`case ${lc.id}: ${lc.title}`);
     const t0 = eventNs();
     const t = monoMs();
     const ctx = new Context(stack, target, subject, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
+    const watch = opts.live ? watchCase(ctx, opts.live, { lab, lc, t0 }) : undefined;
     let error: string | undefined;
     try {
       await lc.run(ctx);
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       progress(`     ERROR ${error}`);
+    } finally {
+      watch?.stop();
     }
     // Packets are read before disposal: the captures belong to resources about to go.
-    const packets = ctx.captures.flatMap((c) => c.records()).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    const packets = ctx.captures.flatMap((c) => c.records()).sort(byTime);
     let pcap: string | undefined;
     if (opts.pcapDir && ctx.captures.length) {
       try {
@@ -230,7 +254,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     }
     const verdicts = ctx.checks.map((c) => c.verdict);
     if (error || ctx.checks.length === 0) verdicts.push('ERROR');
-    return {
+    const result: CaseResult = {
       id: lc.id,
       title: lc.title,
       verdict: worst(verdicts),
@@ -245,6 +269,8 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
       pcap,
       t0,
     };
+    opts.live?.caseEnd?.({ lab, lc, t0 }, result);
+    return result;
   };
   const cases: CaseResult[] = [];
   if (jobs === 1) {
@@ -285,3 +311,43 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
   };
 }
 
+
+/**
+ * Streams a case's packets to a live observer while it runs: polls the captures (they fill as the kernel
+ * answers) and reports when packets, notes or columns changed. A poll that takes long (a lab with
+ * thousands of packets) spaces out the next ones, so watching never slows the experiment much.
+ */
+function watchCase(ctx: Context, obs: LiveObserver, c: LiveCase): { stop(): void } {
+  let count = -1;
+  let notes = -1;
+  let columns: Context['columns'];
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const flush = () => {
+    if (!obs.packets) return;
+    let recs: PacketRecord[];
+    try {
+      recs = ctx.captures.flatMap((x) => x.records());
+    } catch {
+      return; // a capture closed under us: the case's own read at the end will say so
+    }
+    if (recs.length === count && ctx.notes.length === notes && ctx.columns === columns) return;
+    [count, notes, columns] = [recs.length, ctx.notes.length, ctx.columns];
+    obs.packets({ ...c, packets: recs.sort(byTime), notes: [...ctx.notes], ...(ctx.columns ? { columns: ctx.columns } : {}) });
+  };
+  const tick = () => {
+    const t = performance.now();
+    flush();
+    if (!stopped) timer = setTimeout(tick, Math.max(100, 10 * (performance.now() - t))).unref();
+  };
+  ctx.classroom = { obs, c, flush };
+  obs.caseStart?.(c);
+  tick();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      flush();
+    },
+  };
+}

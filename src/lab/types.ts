@@ -94,8 +94,12 @@ export interface CaseContext {
   readonly caseId: string;
   /** Aborted on Ctrl-C / SIGTERM; long waits should honour it. */
   readonly signal: AbortSignal;
-  /** A numbered step of the story, printed as it happens. */
-  step(text: string): void;
+  /**
+   * A numbered step of the story, printed as it happens. Awaited: in classroom mode (run --step, serve)
+   * it resolves only when the teacher lets the step run. `why`: the rule behind the step, when the lab
+   * knows it better than the --explain texts the classroom matches to the step.
+   */
+  step(text: string, why?: string): Promise<void>;
   /** A timestamped note in the ladder ("client: connect() -> EADDRNOTAVAIL"). */
   note(who: string | undefined, text: string): void;
   check(spec: CheckSpec): boolean;
