@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "errors.h"
-#include "layout.h"
+#include "layout.h"  // DecodeSlot, ChecksumStatus
 #include "modules.h"
 #include "segment_repr.h"
 
@@ -543,7 +543,6 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("decode", Napi::Value(env, fn));
   exports.Set("encode", Napi::Function::New(env, Encode, "encode"));
   exports.Set("formatFlags", Napi::Function::New(env, FormatFlagsJs, "formatFlags"));
-  exports.Set("layoutHash", Napi::Number::New(env, layout::kHash));
 }
 
 }  // namespace tcplab

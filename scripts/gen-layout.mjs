@@ -6,7 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// --root DIR: another checkout (the test points it at a copy with a stale file).
+const rootArg = process.argv.indexOf('--root');
+const root = rootArg > 0 ? process.argv[rootArg + 1] : join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = readFileSync(join(root, 'native/layout.json'), 'utf8');
 const spec = JSON.parse(src);
 

@@ -6,5 +6,7 @@ export * from './seq.js';
 export * from './pcap.js';
 export * from './match.js';
 export * from './netns.js';
+export * from './sender.js';
+export * from './capture.js';
 export * from './wire.js';
 export * from './crafted.js';
