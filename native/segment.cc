@@ -102,18 +102,12 @@ void BytesField(Napi::Env env, const Napi::Value& v, const std::string& field, b
 }
 
 
-// Appends one option to the repr, throwing RangeError naming `options` when 40 bytes are exceeded.
-// Raw option data is copied into `raw` (the JS bytes may move once N-API allocates again).
-void AddOption(Napi::Env env, SegmentRepr* r, const TcpOptionRepr& o, const std::string& what) {
-  const size_t len = r->OptionsLen() + o.WireLen();
-  if (len > wire::tcp::kMaxOptions)
-    ThrowRange(env, "options", "take " + std::to_string(len) + " bytes with " + what +
-                                   "; TCP allows at most 40 (data offset 15)");
-  r->options[r->optionCount++] = o;
-}
-
-void EncodeOptions(Napi::Env env, const Napi::Value& v, SegmentRepr* r, std::string raw[]) {
+// The options of a spec into the repr; RangeError naming `options` when they take more than 40 bytes.
+// Raw option data is copied into `raw` (the JS bytes may move once N-API allocates again); reserved for
+// all 40 up front so the copies never move either.
+void EncodeOptions(Napi::Env env, const Napi::Value& v, SegmentRepr* r, std::vector<std::string>* raw) {
   if (v.IsUndefined()) return;
+  size_t bytes = 0;
   if (!v.IsArray()) ThrowType(env, "options", "must be an array of TcpOption, got " + Describe(v));
   Napi::Array arr = v.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -123,7 +117,7 @@ void EncodeOptions(Napi::Env env, const Napi::Value& v, SegmentRepr* r, std::str
     Napi::Object o = ov.As<Napi::Object>();
     Napi::Value kv = o.Get("kind");
     std::string kind = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";
-    TcpOptionRepr op;
+    TcpOptionRepr op{};
     if (kind == "mss") {
       op.type = TcpOptionRepr::kMss;
       op.a = UintField(env, o.Get("value"), f + ".value", 0xffff, -1);
@@ -160,7 +154,9 @@ void EncodeOptions(Napi::Env env, const Napi::Value& v, SegmentRepr* r, std::str
     } else if (kind == "raw") {
       op.type = TcpOptionRepr::kRaw;
       op.a = UintField(env, o.Get("type"), f + ".type", 0xff, -1);
-      std::string& data = raw[r->optionCount];
+      if (raw->capacity() < SegmentRepr::kMaxOptions) raw->reserve(SegmentRepr::kMaxOptions);
+      raw->emplace_back();
+      std::string& data = raw->back();
       BytesField(env, o.Get("data"), f + ".data", false, &data);
       if (data.size() > wire::tcp::kMaxOptions - 2)
         ThrowRange(env, f + ".data", "must be at most 38 bytes, got " + std::to_string(data.size()));
@@ -169,8 +165,14 @@ void EncodeOptions(Napi::Env env, const Napi::Value& v, SegmentRepr* r, std::str
     } else {
       ThrowType(env, f + ".kind", "must be one of mss, wscale, sackOk, sack, ts, nop, eol, raw, got " + Describe(kv));
     }
-    const char* names[] = {"eol", "nop", "mss", "wscale", "sackOk", "sack", "ts", "raw"};
-    AddOption(env, r, op, f + " (" + (op.type == TcpOptionRepr::kRaw ? "raw kind " + std::to_string(op.a) : names[op.type]) + ")");
+    bytes += op.WireLen();
+    if (bytes > wire::tcp::kMaxOptions) {
+      const char* names[] = {"eol", "nop", "mss", "wscale", "sackOk", "sack", "ts", "raw"};
+      const std::string what = op.type == TcpOptionRepr::kRaw ? "raw kind " + std::to_string(op.a) : names[op.type];
+      ThrowRange(env, "options", "take " + std::to_string(bytes) + " bytes with " + f + " (" + what +
+                                     "); TCP allows at most 40 (data offset 15)");
+    }
+    r->options[r->optionCount++] = op;
   }
 }
 
@@ -188,7 +190,8 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
     ThrowType(env, "spec", "must be a SegmentSpec object, got " + Describe(info[0]));
   Napi::Object spec = info[0].As<Napi::Object>();
-  auto r = std::make_unique<SegmentRepr>();
+  SegmentRepr repr;  // on the stack: its options are not initialized until set (see TcpOptionRepr)
+  SegmentRepr* r = &repr;
 
   const int srcFamily = AddrField(env, spec.Get("src"), "src", r->src);
   const int dstFamily = AddrField(env, spec.Get("dst"), "dst", r->dst);
@@ -228,8 +231,8 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   if (!v4 && r->ipSum.mode != SumChoice::kAuto)
     ThrowType(env, "ipChecksum", "IPv6 has no header checksum; leave it out for IPv6");
 
-  std::string raw[SegmentRepr::kMaxOptions];
-  EncodeOptions(env, spec.Get("options"), r.get(), raw);
+  std::vector<std::string> raw;
+  EncodeOptions(env, spec.Get("options"), r, &raw);
 
   std::string payload;
   BytesField(env, spec.Get("payload"), "payload", true, &payload);

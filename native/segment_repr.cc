@@ -136,7 +136,7 @@ void ParseOptions(const uint8_t* p, size_t n, size_t frameOff, SegmentRepr* out,
   size_t count = 0;
   while (it.Next(&o)) {
     TcpOptionRepr& r = out->options[count++];
-    r = TcpOptionRepr();
+    r = TcpOptionRepr{};
     if (o.kind == opt::kEol) {
       r.type = TcpOptionRepr::kEol;
       for (size_t j = it.offset(); j < n; j++) {

@@ -14,14 +14,16 @@ namespace tcplab {
 // tcpdump flag notation for a flags byte ("S.", "FP.", "none"); writes at most 9 chars + NUL into out.
 size_t FormatFlags(uint8_t bits, char out[10]);
 
+// Trivial on purpose: SegmentRepr holds 40 of them and encode/decode run per packet, so they are not
+// zeroed up front; whoever fills one value-initializes it (TcpOptionRepr{}).
 struct TcpOptionRepr {
-  enum Type : uint8_t { kEol, kNop, kMss, kWscale, kSackOk, kSack, kTs, kRaw } type = kNop;
-  uint32_t a = 0, b = 0;         // mss: a; wscale: a (shift); ts: a = val, b = ecr; raw: a = kind
-  uint8_t blocks = 0;            // sack: 1..4
-  uint32_t sack[4][2] = {};      // sack: [left, right]
-  const uint8_t* data = nullptr; // raw: value bytes (Parse: inside the parsed frame)
-  size_t dataLen = 0;
-  size_t dataOff = 0;            // raw, Parse: offset of the value in the frame
+  enum Type : uint8_t { kEol, kNop, kMss, kWscale, kSackOk, kSack, kTs, kRaw } type;
+  uint32_t a, b;         // mss: a; wscale: a (shift); ts: a = val, b = ecr; raw: a = kind
+  uint8_t blocks;        // sack: 1..4
+  uint32_t sack[4][2];   // sack: [left, right]
+  const uint8_t* data;   // raw: value bytes (Parse: inside the parsed frame)
+  size_t dataLen;
+  size_t dataOff;        // raw, Parse: offset of the value in the frame
   // Bytes on the wire (kind, length, value).
   size_t WireLen() const;
 };
@@ -48,7 +50,7 @@ struct SegmentRepr {
   uint16_t id = 0;  // IPv4 only
   bool df = true;   // IPv4 only
   uint32_t flowLabel = 0;  // IPv6 only
-  TcpOptionRepr options[kMaxOptions];
+  TcpOptionRepr options[kMaxOptions];  // [0, optionCount) are set
   size_t optionCount = 0;
   const uint8_t* payload = nullptr;
   size_t payloadLen = 0;
