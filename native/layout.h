@@ -10,28 +10,9 @@ constexpr uint32_t kHash = 0x21ffe5b9u;
 // Scratch words native/segment.cc fills per decode() and its assembler reads (options records from optStart).
 namespace DecodeSlot {
 enum : uint32_t {
-  family = 0,
-  sport = 1,
-  dport = 2,
-  seq = 3,
-  ack = 4,
-  flagBits = 5,
-  window = 6,
-  urg = 7,
-  ttl = 8,
-  id = 9,
-  df = 10,
-  tos = 11,
-  flow = 12,
-  ipStatus = 13,
-  tcpStatus = 14,
-  tcpValue = 15,
-  ipLength = 16,
-  payloadOff = 17,
-  payloadLen = 18,
-  optCount = 19,
-  optStart = 20,
-  kStride = 21,
+  family = 0, sport = 1, dport = 2, seq = 3, ack = 4, flagBits = 5, window = 6, urg = 7, ttl = 8, id = 9,
+  df = 10, tos = 11, flow = 12, ipStatus = 13, tcpStatus = 14, tcpValue = 15, ipLength = 16, payloadOff = 17,
+  payloadLen = 18, optCount = 19, optStart = 20, kStride = 21,
 };
 #define TCPLAB_DECODESLOT(X) X(family, 0) X(sport, 1) X(dport, 2) X(seq, 3) X(ack, 4) X(flagBits, 5) X(window, 6) X(urg, 7) X(ttl, 8) X(id, 9) X(df, 10) X(tos, 11) X(flow, 12) X(ipStatus, 13) X(tcpStatus, 14) X(tcpValue, 15) X(ipLength, 16) X(payloadOff, 17) X(payloadLen, 18) X(optCount, 19) X(optStart, 20)
 }  // namespace DecodeSlot
@@ -39,11 +20,7 @@ enum : uint32_t {
 // DecodeSlot.ipStatus / tcpStatus values; the strings are DecodeResult's checksum.ip / checksum.tcp.
 namespace ChecksumStatus {
 enum : uint32_t {
-  unchecked = 0,
-  ok = 1,
-  bad = 2,
-  offloaded = 3,
-  kStride = 4,
+  unchecked = 0, ok = 1, bad = 2, offloaded = 3, kStride = 4,
 };
 #define TCPLAB_CHECKSUMSTATUS(X) X(unchecked, 0) X(ok, 1) X(bad, 2) X(offloaded, 3)
 }  // namespace ChecksumStatus
@@ -51,10 +28,7 @@ enum : uint32_t {
 // decodeBatch input record per frame (native/batch.cc).
 namespace BatchIn {
 enum : uint32_t {
-  offset = 0,
-  length = 1,
-  link = 2,
-  kStride = 3,
+  offset = 0, length = 1, link = 2, kStride = 3,
 };
 #define TCPLAB_BATCHIN(X) X(offset, 0) X(length, 1) X(link, 2)
 }  // namespace BatchIn
@@ -62,11 +36,7 @@ enum : uint32_t {
 // BatchIn.link codes.
 namespace BatchLink {
 enum : uint32_t {
-  ethernet = 0,
-  sll = 1,
-  raw = 2,
-  sll2 = 3,
-  loop = 4,
+  ethernet = 0, sll = 1, raw = 2, sll2 = 3, loop = 4,
 };
 #define TCPLAB_BATCHLINK(X) X(ethernet, 0) X(sll, 1) X(raw, 2) X(sll2, 3) X(loop, 4)
 }  // namespace BatchLink
@@ -74,23 +44,8 @@ enum : uint32_t {
 // decodeBatch output record per frame (native/batch.cc).
 namespace BatchOut {
 enum : uint32_t {
-  status = 0,
-  family = 1,
-  sport = 2,
-  dport = 3,
-  seq = 4,
-  ack = 5,
-  flags = 6,
-  window = 7,
-  len = 8,
-  ipId = 9,
-  opts = 10,
-  tsVal = 11,
-  tsEcr = 12,
-  mss = 13,
-  wscale = 14,
-  addrOff = 15,
-  kStride = 16,
+  status = 0, family = 1, sport = 2, dport = 3, seq = 4, ack = 5, flags = 6, window = 7, len = 8, ipId = 9,
+  opts = 10, tsVal = 11, tsEcr = 12, mss = 13, wscale = 14, addrOff = 15, kStride = 16,
 };
 #define TCPLAB_BATCHOUT(X) X(status, 0) X(family, 1) X(sport, 2) X(dport, 3) X(seq, 4) X(ack, 5) X(flags, 6) X(window, 7) X(len, 8) X(ipId, 9) X(opts, 10) X(tsVal, 11) X(tsEcr, 12) X(mss, 13) X(wscale, 14) X(addrOff, 15)
 }  // namespace BatchOut
@@ -98,14 +53,7 @@ enum : uint32_t {
 // BatchOut.status: 0 decoded, else why the frame was skipped.
 namespace BatchStatus {
 enum : uint32_t {
-  ok = 0,
-  notIp = 1,
-  notTcp = 2,
-  fragment = 3,
-  truncated = 4,
-  badIp = 5,
-  badLink = 6,
-  badTcp = 7,
+  ok = 0, notIp = 1, notTcp = 2, fragment = 3, truncated = 4, badIp = 5, badLink = 6, badTcp = 7,
 };
 #define TCPLAB_BATCHSTATUS(X) X(ok, 0) X(notIp, 1) X(notTcp, 2) X(fragment, 3) X(truncated, 4) X(badIp, 5) X(badLink, 6) X(badTcp, 7)
 }  // namespace BatchStatus
@@ -113,12 +61,7 @@ enum : uint32_t {
 // BatchOut.opts bits.
 namespace BatchOpt {
 enum : uint32_t {
-  ts = 1,
-  mss = 2,
-  wscale = 4,
-  sackOk = 8,
-  sack = 16,
-  snapped = 32,
+  ts = 1, mss = 2, wscale = 4, sackOk = 8, sack = 16, snapped = 32,
 };
 #define TCPLAB_BATCHOPT(X) X(ts, 1) X(mss, 2) X(wscale, 4) X(sackOk, 8) X(sack, 16) X(snapped, 32)
 }  // namespace BatchOpt
@@ -126,12 +69,7 @@ enum : uint32_t {
 // Per-packet metadata words of a capture batch (native/capture.cc -> src/wire/capture.ts).
 namespace CaptureMeta {
 enum : uint32_t {
-  offset = 0,
-  length = 1,
-  origLen = 2,
-  ifindex = 3,
-  flags = 4,
-  kStride = 5,
+  offset = 0, length = 1, origLen = 2, ifindex = 3, flags = 4, kStride = 5,
 };
 #define TCPLAB_CAPTUREMETA(X) X(offset, 0) X(length, 1) X(origLen, 2) X(ifindex, 3) X(flags, 4)
 }  // namespace CaptureMeta
@@ -139,8 +77,7 @@ enum : uint32_t {
 // CaptureMeta.flags bits.
 namespace CaptureFlag {
 enum : uint32_t {
-  outgoing = 1,
-  csumOffloaded = 2,
+  outgoing = 1, csumOffloaded = 2,
 };
 #define TCPLAB_CAPTUREFLAG(X) X(outgoing, 1) X(csumOffloaded, 2)
 }  // namespace CaptureFlag

@@ -205,7 +205,49 @@ std::vector<Bytes> ArrayBufs(Napi::Env env, const Napi::Value& v, const char* fi
 
 // ---------------------------------------------------------------------------------------------------
 
-class RawSender : public Napi::ObjectWrap<RawSender> {
+// What both senders share: send (one sendto, retried on EINTR), and sendBatch / sendPacked, which differ
+// only in where the packets come from. Self provides CheckOpen, Addr (the destination of one packet),
+// Fd and SendBufs.
+template <typename Self>
+class SenderMethods : public Napi::ObjectWrap<Self> {
+ public:
+  using Napi::ObjectWrap<Self>::ObjectWrap;
+
+ protected:
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Self* self = static_cast<Self*>(this);
+    self->CheckOpen(env);
+    Bytes b = BytesArg(env, info[0], Self::kOne);
+    typename Self::Addr a;
+    socklen_t sl = self->AddrOf(env, b, Field{Self::kOne}, &a);
+    for (;;) {
+      ssize_t r = ::sendto(self->FdFor(b.data), b.data, b.len, 0, reinterpret_cast<sockaddr*>(&a), sl);
+      if (r >= 0) break;
+      if (errno == EINTR) continue;
+      throw SysError(env, "sendto", errno, std::string(Self::kName) + ".send");
+    }
+    return env.Undefined();
+  }
+
+  // sendBatch(packets[]): returns the number sent.
+  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+    static_cast<Self*>(this)->CheckOpen(info.Env());
+    return static_cast<Self*>(this)->SendBufs(info.Env(), ArrayBufs(info.Env(), info[0], Self::kMany));
+  }
+
+  // sendPacked(bytes, lengths): the same as sendBatch for packets packed back to back (see Packed).
+  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
+    static_cast<Self*>(this)->CheckOpen(info.Env());
+    return static_cast<Self*>(this)->SendBufs(info.Env(), PackedBufs(info.Env(), info));
+  }
+};
+
+class RawSender : public SenderMethods<RawSender> {
+  friend class SenderMethods<RawSender>;
+  using Addr = sockaddr_storage;
+  static constexpr const char *kName = "RawSender", *kOne = "datagram", *kMany = "datagrams";
+
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RawSender",
@@ -217,7 +259,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
   }
 
   // new RawSender({netns?, device?, allowAnyDestination?})
-  explicit RawSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSender>(info) {
+  explicit RawSender(const Napi::CallbackInfo& info) : SenderMethods<RawSender>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     if (!info[0].IsUndefined() && !info[0].IsObject()) ThrowType(env, "options", "must be an object {netns?, device?}");
@@ -274,34 +316,10 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
     return info.Env().Undefined();
   }
 
-  // send(datagram): one IP datagram, destination from its header.
-  Napi::Value Send(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    Bytes b = BytesArg(env, info[0], "datagram");
-    sockaddr_storage ss;
-    socklen_t sl = DestOf(env, b.data, b.len, &ss, scope_, Field{"datagram"}, anyDst_);
-    for (;;) {
-      ssize_t r = ::sendto(FdFor(b.data), b.data, b.len, 0, reinterpret_cast<sockaddr*>(&ss), sl);
-      if (r >= 0) break;
-      if (errno == EINTR) continue;
-      throw SysError(env, "sendto", errno, "RawSender.send");
-    }
-    return env.Undefined();
-  }
-
-  // sendBatch(datagrams[]): sendmmsg per run of same-family datagrams. Returns the number sent.
-  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, ArrayBufs(env, info[0], "datagrams"));
-  }
-
-  // sendPacked(bytes, lengths): the same as sendBatch for packets packed back to back (see Packed).
-  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, PackedBufs(env, info));
+  // send(datagram): one IP datagram, destination from its header. sendBatch(datagrams[]): sendmmsg per run
+  // of same-family datagrams. (SenderMethods)
+  socklen_t AddrOf(Napi::Env env, const Bytes& b, const Field& field, sockaddr_storage* ss) {
+    return DestOf(env, b.data, b.len, ss, scope_, field, anyDst_);
   }
 
   Napi::Value SendBufs(Napi::Env env, const std::vector<Bytes>& bufs) {
@@ -437,7 +455,11 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
 
 // ---------------------------------------------------------------------------------------------------
 
-class PacketSender : public Napi::ObjectWrap<PacketSender> {
+class PacketSender : public SenderMethods<PacketSender> {
+  friend class SenderMethods<PacketSender>;
+  using Addr = sockaddr_ll;
+  static constexpr const char *kName = "PacketSender", *kOne = "frame", *kMany = "frames";
+
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PacketSender",
@@ -449,7 +471,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
   }
 
   // new PacketSender({ifname, netns?})
-  explicit PacketSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSender>(info) {
+  explicit PacketSender(const Napi::CallbackInfo& info) : SenderMethods<PacketSender>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) ThrowType(env, "options", "must be an object {ifname, netns?}");
     Napi::Object o = info[0].As<Napi::Object>();
@@ -504,32 +526,11 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Send(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    Bytes b = BytesArg(env, info[0], "frame");
-    sockaddr_ll sll = AddrFor(env, b, Field{"frame"});
-    for (;;) {
-      ssize_t r = ::sendto(fd_, b.data, b.len, 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll);
-      if (r >= 0) break;
-      if (errno == EINTR) continue;
-      throw SysError(env, "sendto", errno, "PacketSender.send");
-    }
-    return env.Undefined();
+  socklen_t AddrOf(Napi::Env env, const Bytes& b, const Field& field, sockaddr_ll* sll) {
+    *sll = AddrFor(env, b, field);
+    return sizeof *sll;
   }
-
-  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, ArrayBufs(env, info[0], "frames"));
-  }
-
-  // sendPacked(bytes, lengths): the same as sendBatch for frames packed back to back (see Packed).
-  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, PackedBufs(env, info));
-  }
+  int FdFor(const uint8_t*) const { return fd_; }
 
   Napi::Value SendBufs(Napi::Env env, const std::vector<Bytes>& bufs) {
     size_t n = bufs.size();

@@ -5,111 +5,53 @@ export const LAYOUT_HASH = 0x21ffe5b9;
 
 /** Scratch words native/segment.cc fills per decode() and its assembler reads (options records from optStart). */
 export const DecodeSlot = {
-  family: 0,
-  sport: 1,
-  dport: 2,
-  seq: 3,
-  ack: 4,
-  flagBits: 5,
-  window: 6,
-  urg: 7,
-  ttl: 8,
-  id: 9,
-  df: 10,
-  tos: 11,
-  flow: 12,
-  ipStatus: 13,
-  tcpStatus: 14,
-  tcpValue: 15,
-  ipLength: 16,
-  payloadOff: 17,
-  payloadLen: 18,
-  optCount: 19,
-  optStart: 20,
+  family: 0, sport: 1, dport: 2, seq: 3, ack: 4, flagBits: 5, window: 6, urg: 7, ttl: 8, id: 9, df: 10,
+  tos: 11, flow: 12, ipStatus: 13, tcpStatus: 14, tcpValue: 15, ipLength: 16, payloadOff: 17, payloadLen: 18,
+  optCount: 19, optStart: 20,
 } as const;
 export const DecodeSlotStride = 21;
 
 /** DecodeSlot.ipStatus / tcpStatus values; the strings are DecodeResult's checksum.ip / checksum.tcp. */
 export const ChecksumStatus = {
-  unchecked: 0,
-  ok: 1,
-  bad: 2,
-  offloaded: 3,
+  unchecked: 0, ok: 1, bad: 2, offloaded: 3,
 } as const;
 export const ChecksumStatusStride = 4;
 
 /** decodeBatch input record per frame (native/batch.cc). */
 export const BatchIn = {
-  offset: 0,
-  length: 1,
-  link: 2,
+  offset: 0, length: 1, link: 2,
 } as const;
 export const BatchInStride = 3;
 
 /** BatchIn.link codes. */
 export const BatchLink = {
-  ethernet: 0,
-  sll: 1,
-  raw: 2,
-  sll2: 3,
-  loop: 4,
+  ethernet: 0, sll: 1, raw: 2, sll2: 3, loop: 4,
 } as const;
 
 /** decodeBatch output record per frame (native/batch.cc). */
 export const BatchOut = {
-  status: 0,
-  family: 1,
-  sport: 2,
-  dport: 3,
-  seq: 4,
-  ack: 5,
-  flags: 6,
-  window: 7,
-  len: 8,
-  ipId: 9,
-  opts: 10,
-  tsVal: 11,
-  tsEcr: 12,
-  mss: 13,
-  wscale: 14,
-  addrOff: 15,
+  status: 0, family: 1, sport: 2, dport: 3, seq: 4, ack: 5, flags: 6, window: 7, len: 8, ipId: 9, opts: 10,
+  tsVal: 11, tsEcr: 12, mss: 13, wscale: 14, addrOff: 15,
 } as const;
 export const BatchOutStride = 16;
 
 /** BatchOut.status: 0 decoded, else why the frame was skipped. */
 export const BatchStatus = {
-  ok: 0,
-  notIp: 1,
-  notTcp: 2,
-  fragment: 3,
-  truncated: 4,
-  badIp: 5,
-  badLink: 6,
-  badTcp: 7,
+  ok: 0, notIp: 1, notTcp: 2, fragment: 3, truncated: 4, badIp: 5, badLink: 6, badTcp: 7,
 } as const;
 
 /** BatchOut.opts bits. */
 export const BatchOpt = {
-  ts: 1,
-  mss: 2,
-  wscale: 4,
-  sackOk: 8,
-  sack: 16,
-  snapped: 32,
+  ts: 1, mss: 2, wscale: 4, sackOk: 8, sack: 16, snapped: 32,
 } as const;
 
 /** Per-packet metadata words of a capture batch (native/capture.cc -> src/wire/capture.ts). */
 export const CaptureMeta = {
-  offset: 0,
-  length: 1,
-  origLen: 2,
-  ifindex: 3,
-  flags: 4,
+  offset: 0, length: 1, origLen: 2, ifindex: 3, flags: 4,
 } as const;
 export const CaptureMetaStride = 5;
 
 /** CaptureMeta.flags bits. */
 export const CaptureFlag = {
-  outgoing: 1,
-  csumOffloaded: 2,
+  outgoing: 1, csumOffloaded: 2,
 } as const;
