@@ -1,7 +1,7 @@
 // Typed face of native/batch.cc: decode many frames of one buffer in one native call into flat uint32
 // records (no per-packet JS objects; the inspect hot path). decode() in segment.ts is the full decoder.
 import { native } from './native.js';
-import { BatchInStride, BatchLink, BatchOpt, BatchOut, BatchOutStride, BatchStatus } from './layout.js';
+import { BatchIn, BatchInStride, BatchLink, BatchOpt, BatchOut, BatchOutStride, BatchStatus } from './layout.js';
 
 /** Link layers the batch decoder reads (BatchIn.link codes, native/layout.json). */
 export { BatchLink };
@@ -21,6 +21,8 @@ export function batchLinkOf(linkType: number): BatchLinkCode | undefined {
 
 /** Words per input record: [byte offset in buf, captured length, link code] (BatchIn in native/layout.json). */
 export const IN_STRIDE = BatchInStride;
+/** Input record layout. */
+export { BatchIn };
 /** Output record layout (BatchOut in native/layout.json). */
 export const O = BatchOut;
 export const OUT_STRIDE = BatchOutStride;

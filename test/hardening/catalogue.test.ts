@@ -224,7 +224,7 @@ describe('native and testbed entry points (root)', () => {
     const script = join(dir, 'p.mjs');
     const dist = new URL('../../dist/src/', import.meta.url).pathname;
     writeFileSync(script, `
-      const { openRawSender, openCapture, netnsId } = await import('${dist}wire/netns.js');
+      const { openRawSender, openCapture, netnsId } = await import('${dist}wire/index.js');
       const { Testbed } = await import('${dist}testbed/testbed.js');
       const out = {};
       const grab = async (k, f) => { try { await f(); out[k] = 'no error'; } catch (e) { out[k] = { name: e.constructor.name, code: e.code, message: e.message }; } };
