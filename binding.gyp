@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/checksum.cc",
         "native/segment.cc",
+        "native/segment_repr.cc",
         "native/batch.cc",
         "native/netns.cc",
         "native/sender.cc",

@@ -6,7 +6,7 @@
 // decode-everything path, where the target is no drop at all.
 import { readFileSync } from 'node:fs';
 import { encodeEthernet, decode } from '../src/wire/segment.js';
-import { openCapture, type NativeCapture } from '../src/wire/netns.js';
+import { openCapture, type NativeCapture } from '../src/wire/capture.js';
 import { installed, runIn, rxPackets, sleep, startIn, type BenchEnv } from './env.js';
 import { median } from './stats.js';
 import type { BenchOptions, Row } from './types.js';

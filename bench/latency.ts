@@ -4,7 +4,8 @@
 // prober's own address, so its kernel resets each SYN-ACK and the listener keeps no half-open state.
 import { randomInt } from 'node:crypto';
 import { compileMatch } from '../src/wire/bpf.js';
-import { openCapture, openRawSender } from '../src/wire/netns.js';
+import { openCapture } from '../src/wire/capture.js';
+import { openRawSender } from '../src/wire/sender.js';
 import { decode, encode } from '../src/wire/segment.js';
 import { runIn, sleep, startIn, type BenchEnv } from './env.js';
 import { quantile } from './stats.js';

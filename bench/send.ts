@@ -4,7 +4,7 @@
 // routing without replying, so the figure is the sending path alone.
 import { createRequire } from 'node:module';
 import { encode, encodeEthernet } from '../src/wire/segment.js';
-import { openPacketSender, openRawSender } from '../src/wire/netns.js';
+import { openPacketSender, openRawSender } from '../src/wire/sender.js';
 import { installed, runIn, rxPackets, sleep, type BenchEnv } from './env.js';
 import { median } from './stats.js';
 import type { BenchOptions, Row } from './types.js';

@@ -7,6 +7,7 @@
 // wake reads at most `maxPerWake` packets and returns to the loop (uv_poll is level-triggered, so the rest
 // is read on the next turn): timers and I/O keep running while a flood is captured.
 #include "capture.h"
+#include "layout.h"
 
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -317,7 +318,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     size_t total = 0;
     for (int i = 0; i < n; i++) total += std::min<size_t>(msgs_[size_t(i)].msg_len, kSnap);
     Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, total);
-    Napi::Uint32Array meta = Napi::Uint32Array::New(env, size_t(n) * 5);
+    Napi::Uint32Array meta = Napi::Uint32Array::New(env, size_t(n) * CaptureMeta::kStride);
     Napi::BigUint64Array ts = Napi::BigUint64Array::New(env, size_t(n));
     size_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -325,7 +326,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
       msghdr& m = msgs_[size_t(i)].msg_hdr;
       size_t len = std::min<size_t>(msgs_[size_t(i)].msg_len, kSnap);
       uint64_t t = 0;
-      uint32_t flags = s.addr.sll_pkttype == PACKET_OUTGOING ? 1 : 0;
+      uint32_t flags = s.addr.sll_pkttype == PACKET_OUTGOING ? uint32_t(CaptureFlag::outgoing) : 0;
       uint32_t origLen = uint32_t(len);
       for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -335,7 +336,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
         } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
           tpacket_auxdata aux;
           std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
-          if (aux.tp_status & TP_STATUS_CSUMNOTREADY) flags |= 2;
+          if (aux.tp_status & TP_STATUS_CSUMNOTREADY) flags |= CaptureFlag::csumOffloaded;
           origLen = aux.tp_len;
         }
       }
@@ -345,12 +346,12 @@ class Capture : public Napi::ObjectWrap<Capture> {
         t = uint64_t(tv.tv_sec) * 1000000000ull + uint64_t(tv.tv_nsec);
       }
       std::memcpy(data.Data() + off, s.iov.iov_base, len);
-      uint32_t* mm = meta.Data() + size_t(i) * 5;
-      mm[0] = uint32_t(off);
-      mm[1] = uint32_t(len);
-      mm[2] = origLen;
-      mm[3] = uint32_t(s.addr.sll_ifindex);
-      mm[4] = flags;
+      uint32_t* mm = meta.Data() + size_t(i) * CaptureMeta::kStride;  // layout: native/layout.json
+      mm[CaptureMeta::offset] = uint32_t(off);
+      mm[CaptureMeta::length] = uint32_t(len);
+      mm[CaptureMeta::origLen] = origLen;
+      mm[CaptureMeta::ifindex] = uint32_t(s.addr.sll_ifindex);
+      mm[CaptureMeta::flags] = flags;
       ts.Data()[i] = t;
       off += len;
     }

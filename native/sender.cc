@@ -20,6 +20,7 @@
 #include "errors.h"
 #include "modules.h"
 #include "netns.h"
+#include "wire_view.h"
 
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36
@@ -148,10 +149,10 @@ uint32_t U32Opt(Napi::Env env, Napi::Object o, const char* key, uint32_t dflt, b
   return uint32_t(d);
 }
 
-void Put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
-void Put32(uint8_t* p, uint32_t v) { p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v); }
-uint16_t Get16(const uint8_t* p) { return uint16_t((p[0] << 8) | p[1]); }
-uint32_t Get32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+using wire::Rd16;
+using wire::Rd32;
+using wire::Wr16;
+using wire::Wr32;
 
 // sendPacked(bytes, lengths): the batch as one buffer of back-to-back packets plus their lengths. netns.ts
 // packs arrays of Buffers this way: reading each element through N-API (napi_get_element + typed array
@@ -204,7 +205,49 @@ std::vector<Bytes> ArrayBufs(Napi::Env env, const Napi::Value& v, const char* fi
 
 // ---------------------------------------------------------------------------------------------------
 
-class RawSender : public Napi::ObjectWrap<RawSender> {
+// What both senders share: send (one sendto, retried on EINTR), and sendBatch / sendPacked, which differ
+// only in where the packets come from. Self provides CheckOpen, Addr (the destination of one packet),
+// Fd and SendBufs.
+template <typename Self>
+class SenderMethods : public Napi::ObjectWrap<Self> {
+ public:
+  using Napi::ObjectWrap<Self>::ObjectWrap;
+
+ protected:
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Self* self = static_cast<Self*>(this);
+    self->CheckOpen(env);
+    Bytes b = BytesArg(env, info[0], Self::kOne);
+    typename Self::Addr a;
+    socklen_t sl = self->AddrOf(env, b, Field{Self::kOne}, &a);
+    for (;;) {
+      ssize_t r = ::sendto(self->FdFor(b.data), b.data, b.len, 0, reinterpret_cast<sockaddr*>(&a), sl);
+      if (r >= 0) break;
+      if (errno == EINTR) continue;
+      throw SysError(env, "sendto", errno, std::string(Self::kName) + ".send");
+    }
+    return env.Undefined();
+  }
+
+  // sendBatch(packets[]): returns the number sent.
+  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+    static_cast<Self*>(this)->CheckOpen(info.Env());
+    return static_cast<Self*>(this)->SendBufs(info.Env(), ArrayBufs(info.Env(), info[0], Self::kMany));
+  }
+
+  // sendPacked(bytes, lengths): the same as sendBatch for packets packed back to back (see Packed).
+  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
+    static_cast<Self*>(this)->CheckOpen(info.Env());
+    return static_cast<Self*>(this)->SendBufs(info.Env(), PackedBufs(info.Env(), info));
+  }
+};
+
+class RawSender : public SenderMethods<RawSender> {
+  friend class SenderMethods<RawSender>;
+  using Addr = sockaddr_storage;
+  static constexpr const char *kName = "RawSender", *kOne = "datagram", *kMany = "datagrams";
+
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RawSender",
@@ -216,7 +259,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
   }
 
   // new RawSender({netns?, device?, allowAnyDestination?})
-  explicit RawSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSender>(info) {
+  explicit RawSender(const Napi::CallbackInfo& info) : SenderMethods<RawSender>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     if (!info[0].IsUndefined() && !info[0].IsObject()) ThrowType(env, "options", "must be an object {netns?, device?}");
@@ -273,34 +316,10 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
     return info.Env().Undefined();
   }
 
-  // send(datagram): one IP datagram, destination from its header.
-  Napi::Value Send(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    Bytes b = BytesArg(env, info[0], "datagram");
-    sockaddr_storage ss;
-    socklen_t sl = DestOf(env, b.data, b.len, &ss, scope_, Field{"datagram"}, anyDst_);
-    for (;;) {
-      ssize_t r = ::sendto(FdFor(b.data), b.data, b.len, 0, reinterpret_cast<sockaddr*>(&ss), sl);
-      if (r >= 0) break;
-      if (errno == EINTR) continue;
-      throw SysError(env, "sendto", errno, "RawSender.send");
-    }
-    return env.Undefined();
-  }
-
-  // sendBatch(datagrams[]): sendmmsg per run of same-family datagrams. Returns the number sent.
-  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, ArrayBufs(env, info[0], "datagrams"));
-  }
-
-  // sendPacked(bytes, lengths): the same as sendBatch for packets packed back to back (see Packed).
-  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, PackedBufs(env, info));
+  // send(datagram): one IP datagram, destination from its header. sendBatch(datagrams[]): sendmmsg per run
+  // of same-family datagrams. (SenderMethods)
+  socklen_t AddrOf(Napi::Env env, const Bytes& b, const Field& field, sockaddr_storage* ss) {
+    return DestOf(env, b.data, b.len, ss, scope_, field, anyDst_);
   }
 
   Napi::Value SendBufs(Napi::Env env, const std::vector<Bytes>& bufs) {
@@ -342,33 +361,35 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
 
     sockaddr_storage ss;
     socklen_t sl = DestOf(env, t.data, t.len, &ss, scope_, Field{"template"}, anyDst_);
+    // The TCP header and its timestamp option, through the same view the decoders use.
     size_t tcp;
     if ((t.data[0] >> 4) == 4) {
-      tcp = size_t(t.data[0] & 0xf) * 4;
-      if (tcp < 20 || t.data[9] != IPPROTO_TCP) ThrowRange(env, "template", "must be an IPv4 TCP datagram (protocol 6, IHL >= 5)");
+      tcp = wire::ipv4::HeaderLen(t.data);
+      if (tcp < wire::ipv4::kMinLen || t.data[wire::ipv4::kProto] != wire::kProtoTcp)
+        ThrowRange(env, "template", "must be an IPv4 TCP datagram (protocol 6, IHL >= 5)");
     } else {
-      tcp = 40;
-      if (t.data[6] != IPPROTO_TCP) ThrowRange(env, "template", "must be an IPv6 TCP datagram without extension headers (next header 6)");
+      tcp = wire::ipv6::kMinLen;
+      if (t.data[wire::ipv6::kNext] != wire::kProtoTcp)
+        ThrowRange(env, "template", "must be an IPv6 TCP datagram without extension headers (next header 6)");
     }
-    if (t.len < tcp + 20) ThrowRange(env, "template", "is too short for a TCP header");
-    size_t doff = size_t(t.data[tcp + 12] >> 4) * 4;
-    if (doff < 20 || tcp + doff > t.len) ThrowRange(env, "template", "has a TCP data offset beyond the datagram");
-    // Find the timestamp option (kind 8, length 10).
-    size_t tsval = 0;
-    for (size_t p = tcp + 20; p < tcp + doff;) {
-      uint8_t kind = t.data[p];
-      if (kind == 0) break;
-      if (kind == 1) { p++; continue; }
-      if (p + 1 >= tcp + doff || t.data[p + 1] < 2) break;
-      if (kind == 8 && t.data[p + 1] == 10 && p + 10 <= tcp + doff) { tsval = p + 2; break; }
-      p += t.data[p + 1];
+    if (t.len < tcp + wire::tcp::kMinLen) ThrowRange(env, "template", "is too short for a TCP header");
+    const size_t doff = wire::tcp::HeaderLen(t.data + tcp);
+    if (doff < wire::tcp::kMinLen || tcp + doff > t.len) ThrowRange(env, "template", "has a TCP data offset beyond the datagram");
+    size_t tsval = 0;  // offset of TSval in the datagram; 0: no timestamp option
+    wire::OptionIter it(t.data + tcp + wire::tcp::kOptions, doff - wire::tcp::kMinLen);
+    wire::OptionIter::Option op;
+    while (it.Next(&op) && op.kind != wire::opt::kEol) {
+      if (op.kind == wire::opt::kTs && op.len == 10) {
+        tsval = tcp + wire::tcp::kOptions + op.at + 2;
+        break;
+      }
     }
     bool tsGiven = false;
-    uint32_t seq0 = U32Opt(env, o, "seqStart", Get32(t.data + tcp + 4));
+    uint32_t seq0 = U32Opt(env, o, "seqStart", Rd32(t.data + tcp + wire::tcp::kSeq));
     uint32_t seqStep = U32Opt(env, o, "seqStep", 0);
-    uint32_t sport0 = U32Opt(env, o, "sportStart", Get16(t.data + tcp));
+    uint32_t sport0 = U32Opt(env, o, "sportStart", Rd16(t.data + tcp + wire::tcp::kSport));
     uint32_t sportStep = U32Opt(env, o, "sportStep", 0);
-    uint32_t ts0 = U32Opt(env, o, "tsvalStart", tsval ? Get32(t.data + tsval) : 0, &tsGiven);
+    uint32_t ts0 = U32Opt(env, o, "tsvalStart", tsval ? Rd32(t.data + tsval) : 0, &tsGiven);
     uint32_t tsStep = U32Opt(env, o, "tsvalStep", 0, &tsGiven);
     if (sport0 > 0xffff) ThrowRange(env, "sportStart", "must be a port 0..65535");
     if (tsGiven && !tsval) ThrowRange(env, "tsvalStart", "the template has no timestamp option (kind 8) to stamp");
@@ -390,10 +411,10 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
       msgs[k].msg_hdr.msg_iov = &iov[k];
       msgs[k].msg_hdr.msg_iovlen = 1;
     }
-    const uint16_t check0 = Get16(t.data + tcp + 16);
-    const uint32_t tplSeq = Get32(t.data + tcp + 4);
-    const uint16_t tplSport = Get16(t.data + tcp);
-    const uint32_t tplTs = tsval ? Get32(t.data + tsval) : 0;
+    const uint16_t check0 = Rd16(t.data + tcp + wire::tcp::kCheck);
+    const uint32_t tplSeq = Rd32(t.data + tcp + wire::tcp::kSeq);
+    const uint16_t tplSport = Rd16(t.data + tcp + wire::tcp::kSport);
+    const uint32_t tplTs = tsval ? Rd32(t.data + tsval) : 0;
     int fd = FdFor(t.data);
     uint32_t done = 0;
     while (done < count) {
@@ -404,13 +425,11 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
         uint32_t seq = seq0 + i * seqStep;
         uint16_t sport = uint16_t(sport0 + i * sportStep);
         uint32_t ts = ts0 + i * tsStep;
-        Put32(p + tcp + 4, seq);
-        Put16(p + tcp, sport);
-        if (tsval) Put32(p + tsval, ts);
+        Wr32(p + tcp + wire::tcp::kSeq, seq);
+        Wr16(p + tcp + wire::tcp::kSport, sport);
+        if (tsval) Wr32(p + tsval, ts);
         if (fullSum) {
-          Put16(p + tcp + 16, 0);
-          uint32_t s = PseudoHeaderSum(p, tcp, IPPROTO_TCP, uint32_t(len - tcp));
-          Put16(p + tcp + 16, ChecksumFinish(ChecksumAdd(p + tcp, len - tcp, s)));
+          Wr16(p + tcp + wire::tcp::kCheck, wire::TcpChecksum(p, tcp, p + tcp, len - tcp));
         } else {
           uint16_t c = check0;
           c = ChecksumUpdate16(c, uint16_t(tplSeq >> 16), uint16_t(seq >> 16));
@@ -420,7 +439,7 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
             c = ChecksumUpdate16(c, uint16_t(tplTs >> 16), uint16_t(ts >> 16));
             c = ChecksumUpdate16(c, uint16_t(tplTs), uint16_t(ts));
           }
-          Put16(p + tcp + 16, c);
+          Wr16(p + tcp + wire::tcp::kCheck, c);
         }
       }
       SendAll(env, fd, msgs.data(), n, "RawSender.sendTemplate");
@@ -436,7 +455,11 @@ class RawSender : public Napi::ObjectWrap<RawSender> {
 
 // ---------------------------------------------------------------------------------------------------
 
-class PacketSender : public Napi::ObjectWrap<PacketSender> {
+class PacketSender : public SenderMethods<PacketSender> {
+  friend class SenderMethods<PacketSender>;
+  using Addr = sockaddr_ll;
+  static constexpr const char *kName = "PacketSender", *kOne = "frame", *kMany = "frames";
+
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PacketSender",
@@ -448,7 +471,7 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
   }
 
   // new PacketSender({ifname, netns?})
-  explicit PacketSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSender>(info) {
+  explicit PacketSender(const Napi::CallbackInfo& info) : SenderMethods<PacketSender>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) ThrowType(env, "options", "must be an object {ifname, netns?}");
     Napi::Object o = info[0].As<Napi::Object>();
@@ -503,32 +526,11 @@ class PacketSender : public Napi::ObjectWrap<PacketSender> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Send(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    Bytes b = BytesArg(env, info[0], "frame");
-    sockaddr_ll sll = AddrFor(env, b, Field{"frame"});
-    for (;;) {
-      ssize_t r = ::sendto(fd_, b.data, b.len, 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll);
-      if (r >= 0) break;
-      if (errno == EINTR) continue;
-      throw SysError(env, "sendto", errno, "PacketSender.send");
-    }
-    return env.Undefined();
+  socklen_t AddrOf(Napi::Env env, const Bytes& b, const Field& field, sockaddr_ll* sll) {
+    *sll = AddrFor(env, b, field);
+    return sizeof *sll;
   }
-
-  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, ArrayBufs(env, info[0], "frames"));
-  }
-
-  // sendPacked(bytes, lengths): the same as sendBatch for frames packed back to back (see Packed).
-  Napi::Value SendPacked(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    return SendBufs(env, PackedBufs(env, info));
-  }
+  int FdFor(const uint8_t*) const { return fd_; }
 
   Napi::Value SendBufs(Napi::Env env, const std::vector<Bytes>& bufs) {
     size_t n = bufs.size();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer into build/asan/tcplab.node.
-# The decoder builds its JS objects through N-API as it parses (native/segment.cc DecodeFrame), so it is
-# not separable from N-API: the whole addon is instrumented and loaded into node with libasan preloaded
-# (see .ci/sanitize). The sources are binding.gyp's list, so a new .cc is picked up here too.
+# The whole addon is instrumented and loaded into node with libasan preloaded (see .ci/sanitize): that covers
+# the N-API layers too. The codec itself (segment_repr.cc, wire_view.h) is also fuzzed without node by
+# libFuzzer (native/fuzz/parse_fuzz.cc, .ci/fuzz-native). The sources are binding.gyp's list, so a new .cc
+# is picked up here too.
 # Needs: g++ with libasan/libubsan (Debian: g++ pulls libgcc-12-dev, which has libasan8 and libubsan1),
 # node headers (/usr/include/node from Debian's nodejs package, npm's nodedir, or node-gyp's cache).
 set -euo pipefail

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { batchLinkOf, IN_STRIDE } from '../wire/batch.js';
+import { BatchIn, batchLinkOf, IN_STRIDE } from '../wire/batch.js';
 import { CaptureFormatError, type CaptureInterface } from './capture.js';
 
 export interface FrameBatch {
@@ -108,7 +108,8 @@ export async function streamCapture(source: string | Readable, name: string, onB
   };
   const add = (off: number, caplen: number, origLen: number, link: number, t: number, iface: number) => {
     if (n === cap) grow();
-    recs[n * IN_STRIDE] = off; recs[n * IN_STRIDE + 1] = caplen; recs[n * IN_STRIDE + 2] = link;
+    const r = n * IN_STRIDE;
+    recs[r + BatchIn.offset] = off; recs[r + BatchIn.length] = caplen; recs[r + BatchIn.link] = link;
     orig[n] = origLen; ts[n] = t; ifc[n] = iface;
     n++;
   };

@@ -8,5 +8,7 @@ export * from './match.js';
 export * from './addr.js';
 export * from './bpf.js';
 export * from './netns.js';
+export * from './sender.js';
+export * from './capture.js';
 export * from './wire.js';
 export * from './crafted.js';

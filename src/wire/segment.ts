@@ -10,7 +10,7 @@ export function encode(spec: SegmentSpec): Buffer {
   }
   const flags = parseFlags(spec.flags);
   const payload = typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : spec.payload;
-  return native().encode({ ...spec, flags, payload }) as Buffer;
+  return native().encode({ ...spec, flags, payload });
 }
 
 export interface DecodeOptions {
@@ -20,7 +20,7 @@ export interface DecodeOptions {
 
 /** Decode a frame of the given link type. Never throws. */
 export function decode(frame: Uint8Array, link: LinkType, opts?: DecodeOptions): DecodeResult {
-  return native().decode(frame, link, opts?.offloaded === true) as DecodeResult;
+  return native().decode(frame, link, opts?.offloaded === true);
 }
 
 /** The spec that encodes back to the same bytes as a decoded segment (checksums kept as captured). */

@@ -5,10 +5,9 @@ import type { Segment, SegmentSpec } from './types.js';
 import { parseIp, parsePrefix, prefixContains } from './addr.js';
 import { compileMatch } from './bpf.js';
 import { describeMatch, matcher, type Match } from './match.js';
-import {
-  openCapture, openPacketSender, openRawSender, realtimeNs,
-  type CaptureStats, type NativeCapture, type PacketSender, type RawCaptured, type RawSender, type TemplateStamp,
-} from './netns.js';
+import { openCapture, type CaptureStats, type NativeCapture, type RawCaptured } from './capture.js';
+import { realtimeNs } from './netns.js';
+import { openPacketSender, openRawSender, type PacketSender, type RawSender, type TemplateStamp } from './sender.js';
 
 export interface WireOptions {
   /** Network namespace of the interface (and, by default, of the sender). */

@@ -8,7 +8,7 @@
 // RSS is sampled (after a GC when --expose-gc is on) against packets; a table per phase is printed.
 import { parseArgs } from 'node:util';
 import { createEnv, runIn, type BenchEnv } from '../../bench/env.js';
-import { openCapture, type NativeCapture } from '../../src/wire/netns.js';
+import { openCapture, type NativeCapture } from '../../src/wire/capture.js';
 import { decode, encodeEthernet } from '../../src/wire/segment.js';
 import { Wire } from '../../src/wire/wire.js';
 import type { SegmentSpec } from '../../src/wire/types.js';

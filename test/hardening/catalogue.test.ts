@@ -11,7 +11,9 @@ import { requireRoot } from '../helpers/root.js';
 import { decode, encode, encodeEthernet } from '../../src/wire/segment.js';
 import { parseFlags } from '../../src/wire/flags.js';
 import { Wire, WireClosedError } from '../../src/wire/wire.js';
-import { interfaceInfo, netnsId, openCapture, openPacketSender, openRawSender } from '../../src/wire/netns.js';
+import { openCapture } from '../../src/wire/capture.js';
+import { interfaceInfo, netnsId } from '../../src/wire/netns.js';
+import { openPacketSender, openRawSender } from '../../src/wire/sender.js';
 import { PcapFormatError, PcapWriter, readPcap } from '../../src/wire/pcap.js';
 import { CaptureFormatError, inspectFile, readCapture } from '../../src/inspect/index.js';
 import { Testbed } from '../../src/testbed/testbed.js';
@@ -223,7 +225,7 @@ describe('native and testbed entry points (root)', () => {
     const script = join(dir, 'p.mjs');
     const dist = new URL('../../dist/src/', import.meta.url).pathname;
     writeFileSync(script, `
-      const { openRawSender, openCapture, netnsId } = await import('${dist}wire/netns.js');
+      const { openRawSender, openCapture, netnsId } = await import('${dist}wire/index.js');
       const { Testbed } = await import('${dist}testbed/testbed.js');
       const out = {};
       const grab = async (k, f) => { try { await f(); out[k] = 'no error'; } catch (e) { out[k] = { name: e.constructor.name, code: e.code, message: e.message }; } };

@@ -7,7 +7,7 @@ import { Testbed } from '../../src/testbed/testbed.js';
 import { assertSafe } from '../../src/testbed/safety.js';
 import { Wire, isLabDestination } from '../../src/wire/wire.js';
 import { CraftedConn } from '../../src/wire/crafted.js';
-import { openPacketSender, openRawSender } from '../../src/wire/netns.js';
+import { openPacketSender, openRawSender } from '../../src/wire/sender.js';
 import { encode, encodeEthernet } from '../../src/wire/segment.js';
 import type { SegmentSpec } from '../../src/wire/types.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { Testbed } from '../../src/testbed/testbed.js';
 import { Wire } from '../../src/wire/wire.js';
-import { openCapture } from '../../src/wire/netns.js';
+import { openCapture } from '../../src/wire/capture.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

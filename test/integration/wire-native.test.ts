@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
 import { compileMatch } from '../../src/wire/bpf.js';
-import {
-  interfaceInfo, netnsId, openCapture, openPacketSender, openRawSender, threadNetnsId, type RawCaptured,
-} from '../../src/wire/netns.js';
+import { openCapture, type RawCaptured } from '../../src/wire/capture.js';
+import { interfaceInfo, netnsId, threadNetnsId } from '../../src/wire/netns.js';
+import { openPacketSender, openRawSender } from '../../src/wire/sender.js';
 import { addonPath } from '../../src/wire/native.js';
 import { buildTcp4, parseFrame, startListener, waitFor } from './wire-helpers.js';
 

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
 import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
 import { compileMatch } from '../../src/wire/bpf.js';
-import { openCapture, openPacketSender, openRawSender, type RawCaptured } from '../../src/wire/netns.js';
+import { openCapture, type RawCaptured } from '../../src/wire/capture.js';
+import { openPacketSender, openRawSender } from '../../src/wire/sender.js';
 import { buildTcp4, waitFor } from './wire-helpers.js';
 
 describe('wire performance paths: countOnly capture, packed sendBatch', () => {

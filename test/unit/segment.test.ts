@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode, encodeEthernet, toSpec } from '../../src/wire/segment.js';
 import { formatFlags } from '../../src/wire/flags.js';
 import { native } from '../../src/wire/native.js';
+import type { NativeSegmentSpec } from '../../src/wire/addon.js';
 import type { DecodeResult, Segment, SegmentSpec, TcpOption } from '../../src/wire/types.js';
 
 const base: SegmentSpec = { src: '198.18.0.1', dst: '198.18.0.2', sport: 40000, dport: 80, seq: 1000, flags: 'S' };
@@ -382,8 +383,8 @@ describe('encode: bad input names the field', () => {
   });
 
   it('the native encoder itself rejects a non-numeric flags value and a non-object spec', () => {
-    expect(() => native().encode({ ...base, flags: 'S' })).toThrow(/^flags: the native encoder takes the flags byte/);
-    expect(() => native().encode(null)).toThrow(TypeError);
+    expect(() => native().encode({ ...base, flags: 'S' } as unknown as NativeSegmentSpec)).toThrow(/^flags: the native encoder takes the flags byte/);
+    expect(() => native().encode(null as unknown as NativeSegmentSpec)).toThrow(TypeError);
     expect(() => encode(null as unknown as SegmentSpec)).toThrow(/^spec:/);
   });
 });
