@@ -8,7 +8,9 @@ import { runLab } from './lab/runner.js';
 import type { LabResult } from './lab/result.js';
 import { toJson } from './report/json.js';
 import { renderText } from './report/text.js';
+import { MIN_WIDTH } from './lab/ladder.js';
 import type { Lab } from './lab/types.js';
+import { PCAP_FORMATS, type PcapFormat } from './lab/capture-file.js';
 import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
@@ -37,6 +39,8 @@ const RUN_OPTIONS: OptionSpec = {
   ...Object.fromEntries(REPORT_FORMATS.map((f) => [f.flag, { type: f.to === 'stdout' ? 'boolean' : 'string' } as const])),
   pcap: { type: 'string' },
   'no-pcap': { type: 'boolean' },
+  'pcap-format': { type: 'string' },
+  width: { type: 'string' },
   keep: { type: 'boolean' },
   slow: { type: 'boolean' },
   absolute: { type: 'boolean' },
@@ -100,6 +104,16 @@ function findLab(id: string): Lab {
   return lab;
 }
 
+/** --width N, else the terminal's width on a TTY, else 100 (files and pipes get lines that fit a review). */
+export function ladderWidth(flag: string | undefined, out: { isTTY?: boolean; columns?: number }): number {
+  if (flag !== undefined) {
+    const n = Number(flag);
+    if (!Number.isInteger(n) || n < MIN_WIDTH || n > 1000) throw new UsageError(`--width: an integer from ${MIN_WIDTH} to 1000 (columns of text), got '${flag}'`, 'run');
+    return n;
+  }
+  return out.isTTY && out.columns ? Math.max(MIN_WIDTH, out.columns) : 100;
+}
+
 function positiveNumber(flag: string, v: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -110,7 +124,7 @@ function positiveNumber(flag: string, v: string | undefined, check: (n: number) 
 async function cmdRun(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('run', argv, RUN_OPTIONS);
   const v = values as {
-    case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; keep?: boolean; slow?: boolean;
+    case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; 'pcap-format'?: string; width?: string; keep?: boolean; slow?: boolean;
     absolute?: boolean; 'tolerance-scale'?: string; expectations?: string; tap?: boolean; ktap?: boolean; html?: string; explain?: boolean;
     jobs?: string; target?: string; subject?: string; kernel?: string; modules?: string;
   };
@@ -149,6 +163,12 @@ async function cmdRun(argv: string[]): Promise<number> {
   const scale = positiveNumber('--tolerance-scale', v['tolerance-scale'], (n) => Number.isFinite(n) && n > 0, 'must be a positive number');
   const jobs = positiveNumber('--jobs', v.jobs, (n) => Number.isInteger(n) && n >= 1 && n <= 16, 'an integer from 1 to 16') ?? 1;
   const overrides = v.expectations === undefined ? undefined : readOverrides(v.expectations, labs);
+  const pcapFormat = v['pcap-format'];
+  if (pcapFormat !== undefined && !PCAP_FORMATS.includes(pcapFormat as PcapFormat)) {
+    throw new UsageError(`--pcap-format: ${unknownChoice('capture format', pcapFormat, PCAP_FORMATS).message} (pcapng: annotated, one interface per capture point; pcap: classic, for old tools)`, 'run');
+  }
+  if (pcapFormat !== undefined && v['no-pcap']) throw new UsageError('run: --pcap-format and --no-pcap: choose one', 'run');
+  const width = ladderWidth(v.width, process.stdout);
   // Not applicable on this target (kselftest's skip), found before a target boots (QEMU takes seconds).
   const refused = labs.flatMap((l) => {
     const w = labUnsupported(l, traits);
@@ -193,6 +213,7 @@ async function cmdRun(argv: string[]): Promise<number> {
           ...(v.subject ? { subject: v.subject } : {}),
           cases: v.case,
           pcapDir,
+          ...(pcapFormat ? { pcapFormat: pcapFormat as PcapFormat } : {}),
           keep: v.keep,
           toleranceScale: scale,
           overrides,
@@ -201,7 +222,7 @@ async function cmdRun(argv: string[]): Promise<number> {
           onProgress: (l) => process.stderr.write(l + '\n'),
         });
         results.push(r);
-        if (!machine) process.stdout.write('\n' + renderText(r, { color, absolute: v.absolute, explain: v.explain }) + '\n');
+        if (!machine) process.stdout.write('\n' + renderText(r, { color, absolute: v.absolute, explain: v.explain, width }) + '\n');
         if (ac.signal.aborted) break;
       }
     });

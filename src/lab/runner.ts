@@ -13,13 +13,15 @@ import { countdown } from './progress.js';
 import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSpec } from './types.js';
 import type { LabTarget } from './stack.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
-import { PcapWriter } from '../wire/pcap.js';
+import { numberFrames, writeCaseCapture, type PcapFormat } from './capture-file.js';
 
 export interface RunOptions {
   /** Only these case ids. */
   cases?: readonly string[];
   /** Folder for pcap files; undefined writes none. */
   pcapDir?: string;
+  /** 'pcapng' (default: annotated, one interface per capture point) or classic 'pcap'. */
+  pcapFormat?: PcapFormat;
   /** Leave namespaces and peers in place after the run for inspection. */
   keep?: boolean;
   toleranceScale?: number;
@@ -46,6 +48,8 @@ export interface RunOptions {
 
 class Context implements CaseContext {
   readonly steps: string[] = [];
+  /** When each step was taken: the pcapng names the step behind each packet. */
+  readonly stepsAt: bigint[] = [];
   readonly notes: NoteRecord[] = [];
   readonly checks: CheckResult[] = [];
   readonly sysctls: Record<string, string> = {};
@@ -73,6 +77,7 @@ class Context implements CaseContext {
 
   step(text: string): void {
     this.steps.push(text);
+    this.stepsAt.push(nowNs());
     this.progress(`  ${this.steps.length}. ${text}`);
   }
 
@@ -203,17 +208,22 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     }
     // Packets are read before disposal: the captures belong to resources about to go.
     const packets = ctx.captures.flatMap((c) => c.records()).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    // Frame numbers as Wireshark shows them for the case's file, on the ladder's packets and the evidence.
+    const numbered = numberFrames(ctx.captures);
+    for (const p of [...packets, ...ctx.checks.flatMap((k) => k.packetRecords)]) p.frame = numbered.frameOf(p);
+    for (const k of ctx.checks) k.evidence.packets = k.packetRecords.map((p) => packetJson(p, t0));
     let pcap: string | undefined;
     if (opts.pcapDir && ctx.captures.length) {
+      const format = opts.pcapFormat ?? 'pcapng';
       try {
         mkdirSync(opts.pcapDir, { recursive: true });
-        pcap = join(opts.pcapDir, `${lab.id}-${lc.id}.pcap`);
-        const frames = ctx.captures.flatMap((c) => c.frames()).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
-        const w = await PcapWriter.open(pcap, { link: ctx.captures[0]!.link });
-        for (const f of frames) w.write(f);
-        await w.close();
+        pcap = join(opts.pcapDir, `${lab.id}-${lc.id}.${format}`);
+        await writeCaseCapture({
+          path: pcap, format, title: `tcplab ${lab.id} case ${lc.id}: ${lc.title} (subject ${subject}: ${stack.os} ${stack.release})`,
+          captures: ctx.captures, numbered, packets, columns: ctx.columns, steps: ctx.steps, stepsAt: ctx.stepsAt, checks: ctx.checks,
+        });
       } catch (e) {
-        error ??= `writing the pcap failed: ${e instanceof Error ? e.message : String(e)}`;
+        error ??= `writing the ${format} failed: ${e instanceof Error ? e.message : String(e)}`;
         pcap = undefined;
       }
     }

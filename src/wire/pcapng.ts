@@ -86,6 +86,8 @@ export function encodePcapng(f: PcapngFile): Buffer {
     throw new TypeError('pcapng: give {interfaces: [...], packets: [...]}');
   }
   if (f.interfaces.length === 0 && f.packets.length > 0) throw new RangeError('interfaces: packets need at least one interface');
+  const interfaces: readonly PcapngInterface[] = f.interfaces;
+  const packets: readonly PcapngPacket[] = f.packets;
   const out: Buffer[] = [];
   const shbHead = Buffer.alloc(16);
   shbHead.writeUInt32LE(0x1a2b3c4d, 0); // byte-order magic
@@ -97,7 +99,7 @@ export function encodePcapng(f: PcapngFile): Buffer {
   shbOpts.push([SHB_USERAPPL, text(f.application ?? 'tcplab')]);
   out.push(block(SHB, Buffer.concat([shbHead, options(shbOpts, 'section header')])));
   const snaplens: number[] = [];
-  f.interfaces.forEach((ifc, i) => {
+  interfaces.forEach((ifc, i) => {
     const linkType = LINKTYPE[ifc?.link];
     if (linkType === undefined) throw new TypeError(`interfaces[${i}].link: must be 'ethernet', 'sll' or 'raw', got ${JSON.stringify(ifc?.link)}`);
     if (typeof ifc.name !== 'string' || !ifc.name) throw new TypeError(`interfaces[${i}].name: required (who saw the packets)`);
@@ -112,10 +114,10 @@ export function encodePcapng(f: PcapngFile): Buffer {
     o.push([IF_TSRESOL, Buffer.from([9])]); // 10^-9 s
     out.push(block(IDB, Buffer.concat([h, options(o, `interfaces[${i}]`)])));
   });
-  f.packets.forEach((p, i) => {
+  packets.forEach((p, i) => {
     const what = `packets[${i}]`;
-    if (!Number.isInteger(p?.iface) || p.iface < 0 || p.iface >= f.interfaces.length) {
-      throw new RangeError(`${what}.iface: an index into interfaces (0..${f.interfaces.length - 1}), got ${p?.iface}`);
+    if (!Number.isInteger(p?.iface) || p.iface < 0 || p.iface >= interfaces.length) {
+      throw new RangeError(`${what}.iface: an index into interfaces (0..${interfaces.length - 1}), got ${p?.iface}`);
     }
     if (!(p.data instanceof Uint8Array)) throw new TypeError(`${what}.data: must be a Uint8Array`);
     if (typeof p.tsNs !== 'bigint' || p.tsNs < 0n || p.tsNs > 0xffffffffffffffffn) {

@@ -29,7 +29,8 @@ describe('terminal ladder', () => {
       const cols = [{ label: 'client', addrs: [a.src] }, { label: 'server', addrs: [a.dst] }] as const;
       out.push(renderLadder(ps, notes, cols), renderLadder(ps, notes, cols, { absolute: true, width: 80 }), renderLadder(ps, notes, cols, { color: true }));
     }
-    // Recorded with the two-column renderer before three columns and states were added.
+    // Recorded with the two-column renderer before three columns and states were added; the narrow
+    // ladder re-recorded when long labels began to wrap instead of being cut with '…'.
     expect(out.join('\n\n') + '\n').toBe(readFileSync(fx('inspect-ladder2-compat.txt'), 'utf8'));
   });
 
@@ -71,7 +72,8 @@ describe('terminal ladder', () => {
     const st = new Map(ps.map((p, i) => [p, [i < 2 ? 'SYN-SENT' : 'ESTABLISHED', i < 1 ? 'LISTEN' : 'ESTABLISHED'] as const]));
     const a = ps[0]!.segment;
     const text = renderLadder(ps, [], [{ label: 'client', addrs: [a.src] }, { label: 'server', addrs: [a.dst] }], { states: (p) => st.get(p) });
-    const rows = text.split('\n').slice(2);
+    // Packet rows (a long label's other lines follow its row without a time).
+    const rows = text.split('\n').slice(2).filter((l) => /\+\d/.test(l));
     expect(rows[0]).toMatch(/^ +\+0\.000 +SYN-SENT ├─ S .*▶│ LISTEN$/);
     expect(rows[1]).toMatch(/┤ ESTABLISHED$/);
     expect(rows[2]).toMatch(/ESTABLISHED ├─/);
