@@ -2,7 +2,7 @@
 // ladder shows are the ones Wireshark shows for this file), written as annotated pcapng (one interface
 // per capture point; per packet the step that caused it, each side's TCP state, the checks it is
 // evidence for with their verdicts, inspect's findings) or, on request, as classic pcap.
-import { annotate } from '../inspect/annotate.js';
+import { analyze, type InspectPacket } from '../inspect/analyze.js';
 import { PcapWriter } from '../wire/pcap.js';
 import { writePcapng, type PcapngInterface, type PcapngPacket } from '../wire/pcapng.js';
 import type { LadderColumn } from './ladder.js';
@@ -80,19 +80,22 @@ export function frameComments(c: Omit<CaseCapture, 'path' | 'format' | 'title' |
     while (i + 1 < c.stepsAt.length && c.stepsAt[i + 1]! <= f.tsNs) i++;
     if (i >= 0) add(f.frame, `step ${i + 1}: ${c.steps[i]}`);
   }
-  const a = annotate(c.packets, c.columns);
-  if (c.columns) {
-    for (const p of c.packets) {
-      const st = a.states(p);
-      if (!st || (st[0] === undefined && st[1] === undefined)) continue;
-      const side = (i: 0 | 1) => `${c.columns![i]!.label} ${st[i] ?? '?'}`;
-      add(frameOf(p), `state after: ${side(0)}, ${side(1)}`);
-    }
+  // inspect's reading of the packets: each end's state after every packet, and its findings.
+  const wrapped: InspectPacket[] = c.packets.map((p) => ({ ...p, frame: frameOf(p) ?? 0 }));
+  const conns = analyze(wrapped);
+  for (const conn of conns) {
+    // An end is named by the ladder column that owns it, else by its address (e.g. loopback inside a host).
+    const names = conn.ends.map((e) => {
+      const col = c.columns?.find((k) => k.addrs.includes(e.addr) && (k.ports === undefined || k.ports.includes(e.port)));
+      return col ? col.label : `${e.addr}:${e.port}`;
+    });
+    if (names[0] === names[1]) names.splice(0, 2, ...conn.ends.map((e) => `${e.addr}:${e.port}`));
+    for (const [p, st] of conn.states) add(frameOf(p), `state after: ${names[0]} ${st[0]}, ${names[1]} ${st[1]}`);
   }
   for (const k of c.checks) {
     for (const p of k.packetRecords) add(frameOf(p), `evidence for check ${k.id} (${k.title}): ${k.verdict}, observed ${JSON.stringify(k.observed)}, expected ${k.expected}`);
   }
-  for (const f of a.findings) for (const p of f.packets) add(frameOf(p), `inspect ⚑ ${f.kind}: ${f.text}`);
+  for (const f of conns.flatMap((k) => k.findings)) for (const p of f.packets) add(frameOf(p), `inspect ⚑ ${f.kind}: ${f.text}`);
   return out;
 }
 

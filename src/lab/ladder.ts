@@ -218,10 +218,12 @@ export function renderLadder(
     // The same packet captured at both ends of a link is drawn once.
     const s = r.p.segment;
     const key = `${s.src}:${s.sport}>${s.dst}:${s.dport}/${s.seq}/${s.ack}/${s.flagBits}/${s.payload.length}/${s.ip.id}/${r.tsNs / 1_000_000n}`;
-    // Two identical segments at the same point are two sends (e.g. a crafted retransmission): both are drawn.
+    // Two identical segments at the same point are two sends (e.g. a crafted retransmission): both are
+    // drawn; on loopback one send is seen leaving and arriving at the same point: drawn once.
     const at = seen.get(key);
-    if (at !== undefined && at !== r.p.point) continue;
-    seen.set(key, r.p.point);
+    const here = `${r.p.point}|${r.p.dir}`;
+    if (at !== undefined && at !== here) continue;
+    seen.set(key, here);
     prev = r.tsNs;
     const [from, to] = ends(cols, s);
     const a = bars[from]!;
@@ -230,7 +232,9 @@ export function renderLadder(
     const label = `${s.flags.padEnd(3)} ${rel.label(r.p, opts.absolute ?? false)}${opt ? ` [${opt}]` : ''}`;
     // The label wraps inside the arrow's span; its other lines go below, between the same bars.
     const room = Math.abs(b - a) + 1 - 8;
-    const parts = wrap(label, room, 4);
+    // A field and its value (seq 5, TS a/b, the old-incarnation note) stay on one line.
+    const glued = label.replace(/\b(seq|ack|win|len|mss|ws|TS|sack) /g, '$1\u00a0').replace(/\(old rcv_nxt [+-] \d+\)/, (m) => m.replace(/ /g, '\u00a0'));
+    const parts = wrap(glued, room, 4).map((l) => l.replace(/\u00a0/g, ' '));
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
     const place = (row: string[], text: string) => {
