@@ -32,8 +32,8 @@ export interface LadderOptions {
 }
 
 const STATE_W = 11; // 'ESTABLISHED'
-/** Narrower than this, the arrows have no room for a word. */
-export const MIN_WIDTH = 60;
+/** Narrower than this, an arrow between state columns has no room for a field and its value. */
+export const MIN_WIDTH = 80; // a classic terminal
 
 const C = { reset: '\x1b[0m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m' };
 
@@ -234,7 +234,7 @@ export function renderLadder(
     const room = Math.abs(b - a) + 1 - 8;
     // A field and its value (seq 5, TS a/b, the old-incarnation note) stay on one line.
     const glued = label.replace(/\b(seq|ack|win|len|mss|ws|TS|sack) /g, '$1\u00a0').replace(/\(old rcv_nxt [+-] \d+\)/, (m) => m.replace(/ /g, '\u00a0'));
-    const parts = wrap(glued, room, 4).map((l) => l.replace(/\u00a0/g, ' '));
+    const parts = wrap(glued, room, 2).map((l) => l.replace(/\u00a0/g, ' '));
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
     const place = (row: string[], text: string) => {
