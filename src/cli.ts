@@ -165,7 +165,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   const overrides = v.expectations === undefined ? undefined : readOverrides(v.expectations, labs);
   const pcapFormat = v['pcap-format'];
   if (pcapFormat !== undefined && !PCAP_FORMATS.includes(pcapFormat as PcapFormat)) {
-    throw new UsageError(`--pcap-format: ${unknownChoice('capture format', pcapFormat, PCAP_FORMATS).message} (pcapng: annotated, one interface per capture point; pcap: classic, for old tools)`, 'run');
+    throw new UsageError(`--pcap-format: ${unknownChoice('capture format', pcapFormat, PCAP_FORMATS, 'formats').message} (pcapng: annotated, one interface per capture point; pcap: classic, for old tools)`, 'run');
   }
   if (pcapFormat !== undefined && v['no-pcap']) throw new UsageError('run: --pcap-format and --no-pcap: choose one', 'run');
   const width = ladderWidth(v.width, process.stdout);
