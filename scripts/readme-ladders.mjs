@@ -92,6 +92,13 @@ function trim(freshLadder, old) {
   return [...heading, ...kept, ...closing, ...legendFor([...kept, ...closing], legend)];
 }
 
+/** Two check titles that share most of their words. */
+function alike(a, b) {
+  const wa = a.trim().split(/\s+/);
+  const wb = new Set(b.trim().split(/\s+/));
+  return wa.filter((w) => wb.has(w)).length >= 0.75 * Math.max(wa.length, wb.size);
+}
+
 const text = readFileSync(readme, 'utf8');
 const lines = text.split('\n');
 const out = [];
@@ -122,7 +129,14 @@ while (i < lines.length) {
   }
   const caseArgs = extra.includes('--case') ? extra : [...extra, ...sections.flatMap((x) => ['--case', x.id])];
   process.stderr.write(`run ${lab} ${caseArgs.join(' ')}\n`);
-  const r = spawnSync(process.execPath, [cli, 'run', lab, ...caseArgs, '--no-pcap', '--width', '100'], { encoding: 'utf8', timeout: 600_000 });
+  // An excerpt chosen for a racy event (an RST) waits for a run that shows it again.
+  const wantRst = sections.some((x) => block.slice(x.s, x.e).some((b) => isRow(b) && /─ R /.test(b)));
+  let r;
+  for (let attempt = 1; attempt <= 15; attempt++) {
+    r = spawnSync(process.execPath, [cli, 'run', lab, ...caseArgs, '--no-pcap', '--width', '100'], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0 || !wantRst || r.stdout.split('\n').some((f) => isRow(f) && /─ R /.test(f))) break;
+    process.stderr.write(`  attempt ${attempt}: no RST this time, again\n`);
+  }
   if (r.status !== 0) {
     process.stderr.write(`  exit ${r.status}: kept the old excerpt\n${r.stderr.slice(-1500)}\n`);
     out.push(...block);
@@ -137,8 +151,11 @@ while (i < lines.length) {
     const fe = fresh.findIndex((f, q) => q > fs && f.startsWith('  case verdict:'));
     const o = split(block.slice(x.s, x.e + 1));
     const f = split(fresh.slice(fs, fe + 1));
-    const titles = new Set(o.checks.map((c) => c[0].trim()));
-    const checks = f.checks.filter((c) => titles.has(c[0].trim()));
+    // The checks the excerpt showed, with as many of their lines (a title can have been reworded since).
+    const checks = o.checks.flatMap((c) => {
+      const same = f.checks.find((n) => n[0].trim() === c[0].trim()) ?? f.checks.find((n) => alike(n[0], c[0]));
+      return same ? [same.slice(0, c.length)] : [];
+    });
     out.push(...f.head, ...trim(f.ladder, o.ladder), '', ...checks.flat(), f.verdict);
     k = x.e + 1;
     changed++;

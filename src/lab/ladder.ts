@@ -67,9 +67,12 @@ class RelSeq {
     } else if (!this.base.has(fwd)) {
       this.base.set(fwd, s.seq);
     }
-    const end = (s.seq + s.payload.length + (s.flagBits & 0x02 ? 1 : 0) + (s.flagBits & 0x01 ? 1 : 0)) >>> 0;
-    const n = this.next.get(fwd);
-    if (n === undefined || seqDiff(end, n) > 0) this.next.set(fwd, end);
+    // An RST takes no sequence space, and a crafted one may lie anywhere: it does not move rcv_nxt.
+    if (!(s.flagBits & 0x04)) {
+      const end = (s.seq + s.payload.length + (s.flagBits & 0x02 ? 1 : 0) + (s.flagBits & 0x01 ? 1 : 0)) >>> 0;
+      const n = this.next.get(fwd);
+      if (n === undefined || seqDiff(end, n) > 0) this.next.set(fwd, end);
+    }
     const rel = (v: number, key: string) => {
       const b = this.base.get(key);
       if (absolute || b === undefined) return String(v);
