@@ -8,7 +8,6 @@ import { runLab } from './lab/runner.js';
 import type { LabResult } from './lab/result.js';
 import { toJson } from './report/json.js';
 import { renderText } from './report/text.js';
-import { MIN_WIDTH } from './lab/ladder.js';
 import type { Lab } from './lab/types.js';
 import { PCAP_FORMATS, type PcapFormat } from './lab/capture-file.js';
 import type { Expectation } from './lab/expect.js';
@@ -22,7 +21,7 @@ import { packageRoot } from './wire/native.js';
 import { EXIT, SkipError, UsageError, verdictExit } from './cli/exit.js';
 import { HelpRequested, nearest, optionsFromUsage, parseCommand, unknownChoice, type OptionSpec } from './cli/args.js';
 import { COMMANDS, usage } from './cli/usage.js';
-import { colorEnabled, quietOnEpipe } from './cli/output.js';
+import { colorEnabled, ladderWidth, quietOnEpipe } from './cli/output.js';
 import { schemaProblem } from './cli/validate.js';
 import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
@@ -104,16 +103,6 @@ function findLab(id: string): Lab {
   return lab;
 }
 
-/** --width N, else the terminal's width on a TTY, else 100 (files and pipes get lines that fit a review). */
-export function ladderWidth(flag: string | undefined, out: { isTTY?: boolean; columns?: number }): number {
-  if (flag !== undefined) {
-    const n = Number(flag);
-    if (!Number.isInteger(n) || n < MIN_WIDTH || n > 1000) throw new UsageError(`--width: an integer from ${MIN_WIDTH} to 1000 (columns of text), got '${flag}'`, 'run');
-    return n;
-  }
-  return out.isTTY && out.columns ? Math.max(MIN_WIDTH, out.columns) : 100;
-}
-
 function positiveNumber(flag: string, v: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -168,7 +157,12 @@ async function cmdRun(argv: string[]): Promise<number> {
     throw new UsageError(`--pcap-format: ${unknownChoice('capture format', pcapFormat, PCAP_FORMATS, 'formats').message} (pcapng: annotated, one interface per capture point; pcap: classic, for old tools)`, 'run');
   }
   if (pcapFormat !== undefined && v['no-pcap']) throw new UsageError('run: --pcap-format and --no-pcap: choose one', 'run');
-  const width = ladderWidth(v.width, process.stdout);
+  let width: number;
+  try {
+    width = ladderWidth(v.width, process.stdout);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e), 'run');
+  }
   // Not applicable on this target (kselftest's skip), found before a target boots (QEMU takes seconds).
   const refused = labs.flatMap((l) => {
     const w = labUnsupported(l, traits);
