@@ -93,7 +93,9 @@ export function frameComments(c: Omit<CaseCapture, 'path' | 'format' | 'title' |
     for (const [p, st] of conn.states) add(frameOf(p), `state after: ${names[0]} ${st[0]}, ${names[1]} ${st[1]}`);
   }
   for (const k of c.checks) {
-    for (const p of k.packetRecords) add(frameOf(p), `evidence for check ${k.id} (${k.title}): ${k.verdict}, observed ${JSON.stringify(k.observed)}, expected ${k.expected}`);
+    // The socket lines the lab read for the same check are what it knows of the states beyond the packets.
+    const sockets = k.evidence.sockets.length ? `; socket ${k.evidence.sockets.join('; socket ')}` : '';
+    for (const p of k.packetRecords) add(frameOf(p), `evidence for check ${k.id} (${k.title}): ${k.verdict}, observed ${JSON.stringify(k.observed)}, expected ${k.expected}${sockets}`);
   }
   for (const f of conns.flatMap((k) => k.findings)) for (const p of f.packets) add(frameOf(p), `inspect ⚑ ${f.kind}: ${f.text}`);
   return out;

@@ -39,7 +39,7 @@ export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boo
       if (ctr.length) out.push(`          counters: ${ctr.map(([n, v]) => `${n} ${v >= 0 ? '+' : ''}${v}`).join(', ')}`);
       if (k.verdict === 'DIFFERS') {
         for (const s of k.evidence.sockets) out.push(`          socket: ${s}`);
-        for (const p of k.evidence.packets) out.push(`          packet: +${(Number(p.tNs) / 1e6).toFixed(3)}ms ${p.src} > ${p.dst} ${p.flags} seq ${p.seq} ack ${p.ack} ${p.options}`);
+        for (const p of k.evidence.packets) out.push(`          packet: ${p.frame ? `frame ${p.frame} ` : ''}+${(Number(p.tNs) / 1e6).toFixed(3)}ms ${p.src} > ${p.dst} ${p.flags} seq ${p.seq} ack ${p.ack} ${p.options}`);
       }
     }
     if (c.error) out.push(`  ${paint('ERROR', MARK.ERROR)} ${c.error}`);
