@@ -10,6 +10,7 @@ import { toJson } from './report/json.js';
 import { renderText } from './report/text.js';
 import type { Lab } from './lab/types.js';
 import { PCAP_FORMATS, type PcapFormat } from './lab/capture-file.js';
+import { pcapngReading } from './inspect/annotate.js';
 import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
@@ -208,6 +209,7 @@ async function cmdRun(argv: string[]): Promise<number> {
           cases: v.case,
           pcapDir,
           ...(pcapFormat ? { pcapFormat: pcapFormat as PcapFormat } : {}),
+          readPackets: pcapngReading,
           keep: v.keep,
           toleranceScale: scale,
           overrides,

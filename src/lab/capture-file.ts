@@ -2,7 +2,6 @@
 // ladder shows are the ones Wireshark shows for this file), written as annotated pcapng (one interface
 // per capture point; per packet the step that caused it, each side's TCP state, the checks it is
 // evidence for with their verdicts, inspect's findings) or, on request, as classic pcap.
-import { analyze, type InspectPacket } from '../inspect/analyze.js';
 import { PcapWriter } from '../wire/pcap.js';
 import { writePcapng, type PcapngInterface, type PcapngPacket } from '../wire/pcapng.js';
 import type { LadderColumn } from './ladder.js';
@@ -50,6 +49,17 @@ export function numberFrames(captures: readonly CaptureSource[]): { frames: Numb
   return { frames, points, frameOf: (p) => byKey.get(packetKey(p)) ?? undirected.get(packetKey({ point: p.point, tsNs: p.tsNs })) };
 }
 
+/**
+ * What a reader of the packets says of them: each end's TCP state after a packet and the findings with
+ * the packets that show them. tcplab inspect is that reader (src/inspect/annotate.ts pcapngReading);
+ * it sits above this layer, so the caller hands it in (RunOptions.readPackets).
+ */
+export interface PacketReading {
+  states: ReadonlyArray<{ packet: PacketRecord; text: string }>;
+  findings: ReadonlyArray<{ kind: string; text: string; packets: readonly PacketRecord[] }>;
+}
+export type PacketReader = (packets: readonly PacketRecord[], columns?: readonly LadderColumn[]) => PacketReading;
+
 export interface CaseCapture {
   path: string;
   format: PcapFormat;
@@ -63,6 +73,8 @@ export interface CaseCapture {
   /** When each step was taken (same length as steps). */
   stepsAt: readonly bigint[];
   checks: readonly CheckResult[];
+  /** States and findings for the comments; without it, steps and checks only. */
+  reader?: PacketReader;
 }
 
 /** The comment strings of each frame (by frame number); exported for tests. */
@@ -80,24 +92,14 @@ export function frameComments(c: Omit<CaseCapture, 'path' | 'format' | 'title' |
     while (i + 1 < c.stepsAt.length && c.stepsAt[i + 1]! <= f.tsNs) i++;
     if (i >= 0) add(f.frame, `step ${i + 1}: ${c.steps[i]}`);
   }
-  // inspect's reading of the packets: each end's state after every packet, and its findings.
-  const wrapped: InspectPacket[] = c.packets.map((p) => ({ ...p, frame: frameOf(p) ?? 0 }));
-  const conns = analyze(wrapped);
-  for (const conn of conns) {
-    // An end is named by the ladder column that owns it, else by its address (e.g. loopback inside a host).
-    const names = conn.ends.map((e) => {
-      const col = c.columns?.find((k) => k.addrs.includes(e.addr) && (k.ports === undefined || k.ports.includes(e.port)));
-      return col ? col.label : `${e.addr}:${e.port}`;
-    });
-    if (names[0] === names[1]) names.splice(0, 2, ...conn.ends.map((e) => `${e.addr}:${e.port}`));
-    for (const [p, st] of conn.states) add(frameOf(p), `state after: ${names[0]} ${st[0]}, ${names[1]} ${st[1]}`);
-  }
+  const reading = c.reader?.(c.packets, c.columns);
+  for (const s of reading?.states ?? []) add(frameOf(s.packet), `state after: ${s.text}`);
   for (const k of c.checks) {
     // The socket lines the lab read for the same check are what it knows of the states beyond the packets.
     const sockets = k.evidence.sockets.length ? `; socket ${k.evidence.sockets.join('; socket ')}` : '';
     for (const p of k.packetRecords) add(frameOf(p), `evidence for check ${k.id} (${k.title}): ${k.verdict}, observed ${JSON.stringify(k.observed)}, expected ${k.expected}${sockets}`);
   }
-  for (const f of conns.flatMap((k) => k.findings)) for (const p of f.packets) add(frameOf(p), `inspect ⚑ ${f.kind}: ${f.text}`);
+  for (const f of reading?.findings ?? []) for (const p of f.packets) add(frameOf(p), `inspect ⚑ ${f.kind}: ${f.text}`);
   return out;
 }
 

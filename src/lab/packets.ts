@@ -56,6 +56,8 @@ export interface PacketJson {
   win: number;
   len: number;
   options: string;
+  /** The frame number in the case's capture file, as Wireshark shows it. */
+  frame?: number;
 }
 
 export function packetJson(p: PacketRecord, t0: bigint): PacketJson {

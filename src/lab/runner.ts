@@ -13,7 +13,7 @@ import { countdown } from './progress.js';
 import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSpec } from './types.js';
 import type { LabTarget } from './stack.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
-import { numberFrames, writeCaseCapture, type PcapFormat } from './capture-file.js';
+import { numberFrames, writeCaseCapture, type PacketReader, type PcapFormat } from './capture-file.js';
 
 export interface RunOptions {
   /** Only these case ids. */
@@ -22,6 +22,8 @@ export interface RunOptions {
   pcapDir?: string;
   /** 'pcapng' (default: annotated, one interface per capture point) or classic 'pcap'. */
   pcapFormat?: PcapFormat;
+  /** Each side's TCP state and the findings for the pcapng comments: inspect's pcapngReading (a layer above). */
+  readPackets?: PacketReader;
   /** Leave namespaces and peers in place after the run for inspection. */
   keep?: boolean;
   toleranceScale?: number;
@@ -77,7 +79,7 @@ class Context implements CaseContext {
 
   step(text: string): void {
     this.steps.push(text);
-    this.stepsAt.push(nowNs());
+    this.stepsAt.push(eventNs());
     this.progress(`  ${this.steps.length}. ${text}`);
   }
 
@@ -221,6 +223,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
         await writeCaseCapture({
           path: pcap, format, title: `tcplab ${lab.id} case ${lc.id}: ${lc.title} (subject ${subject}: ${stack.os} ${stack.release})`,
           captures: ctx.captures, numbered, packets, columns: ctx.columns, steps: ctx.steps, stepsAt: ctx.stepsAt, checks: ctx.checks,
+          ...(opts.readPackets ? { reader: opts.readPackets } : {}),
         });
       } catch (e) {
         error ??= `writing the ${format} failed: ${e instanceof Error ? e.message : String(e)}`;

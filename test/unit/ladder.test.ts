@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { numberFrames, writeCaseCapture } from '../../src/lab/capture-file.js';
+import { pcapngReading } from '../../src/inspect/annotate.js';
 import { renderLadder, wrap } from '../../src/lab/ladder.js';
 import type { CaptureSource } from '../../src/lab/types.js';
 import type { PacketRecord } from '../../src/lab/packets.js';
@@ -205,7 +206,7 @@ describe('ladders that explain themselves', () => {
       }];
       await writeCaseCapture({
         path, format: 'pcapng', title: 'tcplab test case', captures: caps, numbered: n, packets, columns: cols,
-        steps: ['open', 'close', 'new SYN'], stepsAt: [T0, T0 + 3_000_000n, T0 + 7_000_000n], checks,
+        steps: ['open', 'close', 'new SYN'], stepsAt: [T0, T0 + 3_000_000n, T0 + 7_000_000n], checks, reader: pcapngReading,
       });
       const out = execFileSync('tshark', ['-r', path, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.interface_name',
         '-e', 'tcp.seq_raw', '-e', 'tcp.flags.str', '-e', 'frame.comment'], { encoding: 'utf8', stderr: 'ignore' } as never) as unknown as string;
