@@ -9,6 +9,8 @@ import type { LabResult } from './lab/result.js';
 import { toJson } from './report/json.js';
 import { renderText } from './report/text.js';
 import type { Lab } from './lab/types.js';
+import { PCAP_FORMATS, type PcapFormat } from './lab/capture-file.js';
+import { pcapngReading } from './inspect/annotate.js';
 import type { Expectation } from './lab/expect.js';
 import { cmdInspect, INSPECT_USAGE } from './cli/inspect.js';
 import { renderHtml } from './report/html.js';
@@ -20,7 +22,7 @@ import { packageRoot } from './wire/native.js';
 import { EXIT, SkipError, UsageError, verdictExit } from './cli/exit.js';
 import { HelpRequested, nearest, optionsFromUsage, parseCommand, unknownChoice, type OptionSpec } from './cli/args.js';
 import { COMMANDS, usage } from './cli/usage.js';
-import { colorEnabled, quietOnEpipe } from './cli/output.js';
+import { colorEnabled, ladderWidth, quietOnEpipe } from './cli/output.js';
 import { schemaProblem } from './cli/validate.js';
 import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
@@ -39,6 +41,8 @@ const RUN_OPTIONS: OptionSpec = {
   ...Object.fromEntries(REPORT_FORMATS.map((f) => [f.flag, { type: f.to === 'stdout' ? 'boolean' : 'string' } as const])),
   pcap: { type: 'string' },
   'no-pcap': { type: 'boolean' },
+  'pcap-format': { type: 'string' },
+  width: { type: 'string' },
   keep: { type: 'boolean' },
   slow: { type: 'boolean' },
   absolute: { type: 'boolean' },
@@ -114,7 +118,7 @@ function positiveNumber(flag: string, v: string | undefined, check: (n: number) 
 async function cmdRun(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('run', argv, RUN_OPTIONS);
   const v = values as {
-    case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; keep?: boolean; slow?: boolean;
+    case?: string[]; json?: boolean; 'json-file'?: string; pcap?: string; 'no-pcap'?: boolean; 'pcap-format'?: string; width?: string; keep?: boolean; slow?: boolean;
     absolute?: boolean; 'tolerance-scale'?: string; expectations?: string; tap?: boolean; ktap?: boolean; html?: string; explain?: boolean;
     jobs?: string; target?: string; subject?: string; kernel?: string; modules?: string; step?: boolean; 'step-delay'?: string;
   };
@@ -156,6 +160,17 @@ async function cmdRun(argv: string[]): Promise<number> {
   const stepping = (v.step ?? false) || stepDelay !== undefined;
   if (stepping && jobs > 1) throw new UsageError('run: --step and --jobs: a class watches one case at a time (drop --jobs)', 'run');
   const overrides = v.expectations === undefined ? undefined : readOverrides(v.expectations, labs);
+  const pcapFormat = v['pcap-format'];
+  if (pcapFormat !== undefined && !PCAP_FORMATS.includes(pcapFormat as PcapFormat)) {
+    throw new UsageError(`--pcap-format: ${unknownChoice('capture format', pcapFormat, PCAP_FORMATS, 'formats').message} (pcapng: annotated, one interface per capture point; pcap: classic, for old tools)`, 'run');
+  }
+  if (pcapFormat !== undefined && v['no-pcap']) throw new UsageError('run: --pcap-format and --no-pcap: choose one', 'run');
+  let width: number;
+  try {
+    width = ladderWidth(v.width, process.stdout);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e), 'run');
+  }
   // Not applicable on this target (kselftest's skip), found before a target boots (QEMU takes seconds).
   const refused = labs.flatMap((l) => {
     const w = labUnsupported(l, traits);
@@ -210,6 +225,8 @@ async function cmdRun(argv: string[]): Promise<number> {
           ...(v.subject ? { subject: v.subject } : {}),
           cases: v.case,
           pcapDir,
+          ...(pcapFormat ? { pcapFormat: pcapFormat as PcapFormat } : {}),
+          readPackets: pcapngReading,
           keep: v.keep,
           toleranceScale: scale,
           overrides,
@@ -219,7 +236,7 @@ async function cmdRun(argv: string[]): Promise<number> {
           ...(classroom ? { live: classroom } : {}),
         });
         results.push(r);
-        if (!machine) process.stdout.write('\n' + renderText(r, { color, absolute: v.absolute, explain: v.explain }) + '\n');
+        if (!machine) process.stdout.write('\n' + renderText(r, { color, absolute: v.absolute, explain: v.explain, width }) + '\n');
         if (ac.signal.aborted) break;
       }
     });

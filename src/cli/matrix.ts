@@ -6,6 +6,7 @@ import type { StackInfo } from '../lab/kernel.js';
 import { localStack } from '../lab/kernel.js';
 import type { Lab } from '../lab/types.js';
 import type { LabTarget } from '../lab/stack.js';
+import { pcapngReading } from '../inspect/annotate.js';
 import { differingRows, matrixHtml, matrixMarkdown, runMatrix, type MatrixResult } from '../matrix/matrix.js';
 import { parseCommand } from './args.js';
 import { EXIT } from './exit.js';
@@ -83,7 +84,7 @@ export async function cmdMatrix(argv: string[]): Promise<number> {
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   try {
-    const m = await runMatrix(labs, stacks, { outDir, ...(values.case ? { cases: values.case } : {}), signal: ac.signal, onProgress: (l) => process.stderr.write(l + '\n') });
+    const m = await runMatrix(labs, stacks, { outDir, readPackets: pcapngReading, ...(values.case ? { cases: values.case } : {}), signal: ac.signal, onProgress: (l) => process.stderr.write(l + '\n') });
     const md = matrixMarkdown(m);
     const files = writeMatrix(outDir, m, md);
     process.stdout.write(values.json ? files['matrix.json'] : md);

@@ -1,4 +1,6 @@
-// How tcplab writes to the terminal: colour only where it helps, quiet when the reader goes away.
+// How tcplab writes to the terminal: colour only where it helps, text as wide as the terminal, quiet
+// when the reader goes away.
+import { MIN_WIDTH } from '../lab/ladder.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -13,6 +15,19 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: Env = process.env
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.TERM === 'dumb') return false;
   return stream.isTTY === true;
+}
+
+/**
+ * Text width of ladders: --width N, else the terminal's on a TTY, else 100 (a file or a pipe gets lines
+ * that read well in a review or a README). Throws naming --width when N is not usable.
+ */
+export function ladderWidth(flag: string | undefined, out: { isTTY?: boolean; columns?: number }): number {
+  if (flag !== undefined) {
+    const n = Number(flag);
+    if (!/^\d+$/.test(flag) || n < MIN_WIDTH || n > 1000) throw new RangeError(`--width: an integer from ${MIN_WIDTH} to 1000 (columns of text), got '${flag}'`);
+    return n;
+  }
+  return out.isTTY && out.columns ? Math.max(MIN_WIDTH, out.columns) : 100;
 }
 
 /**

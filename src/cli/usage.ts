@@ -19,6 +19,9 @@ const RUN = `  tcplab run <lab|all> [options]    run a lab (root: namespaces and
       --step-delay S   as --step, but each step runs by itself after S seconds (Enter: at once)
       --pcap DIR       where pcaps go (default ./tcplab-out; --no-pcap for none)
       --no-pcap        write no pcap
+      --pcap-format F  pcapng (default: one interface per capture point, each packet commented with
+                       its step, TCP states, checks and findings; tshark -Y frame.comment) or pcap (classic)
+      --width N        text width of ladders (default: the terminal's, else 100)
       --keep           leave namespaces in place for inspection (remove with tcplab clean)
       --jobs N         run up to N cases at once (each has its own namespaces); output stays in order
       --target STACK   the subject's kernel (or stack) runs there, its partner in namespaces of this

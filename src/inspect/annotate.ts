@@ -1,6 +1,7 @@
 // The inspect analysis applied to a lab case's packets: each side's TCP state for the ladder, and the
 // TIME-WAIT events as ladder notes (with the rule, for --explain).
 import type { LadderColumn } from '../lab/ladder.js';
+import type { PacketReader } from '../lab/capture-file.js';
 import type { NoteRecord, PacketRecord } from '../lab/packets.js';
 import { explainLine } from '../lab/explain.js';
 import { analyze, findingExplanation, type Finding, type InspectPacket, type TcpState } from './analyze.js';
@@ -46,3 +47,26 @@ export function annotate(
   }
   return { notes, findings, states: (p) => states.get(p) };
 }
+
+/**
+ * inspect's reading of a lab case's packets for the comments of its pcapng (RunOptions.readPackets):
+ * each end's state after every packet, named by the ladder column that owns it (else by address:port,
+ * e.g. loopback inside one host), and the findings with the packets that show them.
+ */
+export const pcapngReading: PacketReader = (packets, cols) => {
+  const wrapped: InspectPacket[] = packets.map((p, i) => ({ ...p, frame: i + 1 }));
+  const original = new Map<InspectPacket, PacketRecord>(wrapped.map((w, i) => [w, packets[i]!]));
+  const conns = analyze(wrapped);
+  const states: { packet: PacketRecord; text: string }[] = [];
+  for (const c of conns) {
+    const ep = c.ends.map((e) => `${e.addr}:${e.port}`);
+    let names = c.ends.map((e, i) => cols?.find((k) => k.addrs.includes(e.addr) && (k.ports === undefined || k.ports.includes(e.port)))?.label ?? ep[i]!);
+    if (names[0] === names[1]) names = ep;
+    for (const [w, st] of c.states) {
+      const p = original.get(w as InspectPacket);
+      if (p) states.push({ packet: p, text: `${names[0]} ${st[0]}, ${names[1]} ${st[1]}` });
+    }
+  }
+  const findings = conns.flatMap((c) => c.findings).map((f) => ({ kind: f.kind, text: f.text, packets: f.packets.map((w) => original.get(w) ?? w) }));
+  return { states, findings };
+};

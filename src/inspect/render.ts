@@ -78,6 +78,7 @@ function ladderFor(c: Connection, o: RenderInspectOptions): string {
     color: o.color,
     absolute: o.absolute,
     width: o.width ?? 120,
+    frames: true, // the file's own frame numbers, as Wireshark shows them
     states: (p) => c.states.get(p),
   }).replace(/^( +)client \(([^)]*)\)/, `$1client (${epStr(cl)})`).replace(/server \(([^)]*)\)/, `server (${epStr(sv)})`);
 }

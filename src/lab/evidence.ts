@@ -17,7 +17,7 @@ export function wireSource(wire: Wire, point: string) {
     point,
     link: 'ethernet' as const,
     records: () => wire.captured.flatMap((p) => toRecord(p, point) ?? []),
-    frames: () => wire.captured.map((p) => ({ data: p.data, tsNs: p.tsNs })),
+    frames: () => wire.captured.map((p) => ({ data: p.data, tsNs: p.tsNs, dir: p.dir })),
   };
 }
 

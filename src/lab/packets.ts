@@ -9,6 +9,8 @@ export interface PacketRecord {
   /** Where it was captured, e.g. 'server:tcplab-1a2b-l0b'. */
   point: string;
   segment: Segment;
+  /** Its frame number in the case's capture file (as Wireshark shows it), once the runner numbered them. */
+  frame?: number;
 }
 
 /** A line of narration placed in the timeline between packets: a syscall result, a socket state. */
@@ -54,6 +56,8 @@ export interface PacketJson {
   win: number;
   len: number;
   options: string;
+  /** The frame number in the case's capture file, as Wireshark shows it. */
+  frame?: number;
 }
 
 export function packetJson(p: PacketRecord, t0: bigint): PacketJson {
@@ -70,5 +74,6 @@ export function packetJson(p: PacketRecord, t0: bigint): PacketJson {
     win: s.window,
     len: s.payload.length,
     options: optionsBrief(s.options),
+    ...(p.frame !== undefined ? { frame: p.frame } : {}),
   };
 }

@@ -14,13 +14,17 @@ import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSp
 import type { LabTarget } from './stack.js';
 import type { LiveCase, LiveObserver } from './live.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
-import { PcapWriter } from '../wire/pcap.js';
+import { numberFrames, writeCaseCapture, type PacketReader, type PcapFormat } from './capture-file.js';
 
 export interface RunOptions {
   /** Only these case ids. */
   cases?: readonly string[];
   /** Folder for pcap files; undefined writes none. */
   pcapDir?: string;
+  /** 'pcapng' (default: annotated, one interface per capture point) or classic 'pcap'. */
+  pcapFormat?: PcapFormat;
+  /** Each side's TCP state and the findings for the pcapng comments: inspect's pcapngReading (a layer above). */
+  readPackets?: PacketReader;
   /** Leave namespaces and peers in place after the run for inspection. */
   keep?: boolean;
   toleranceScale?: number;
@@ -53,6 +57,8 @@ const byTime = (a: { tsNs: bigint }, b: { tsNs: bigint }) => (a.tsNs < b.tsNs ? 
 
 class Context implements CaseContext {
   readonly steps: string[] = [];
+  /** When each step was taken: the pcapng names the step behind each packet. */
+  readonly stepsAt: bigint[] = [];
   readonly notes: NoteRecord[] = [];
   readonly checks: CheckResult[] = [];
   readonly sysctls: Record<string, string> = {};
@@ -88,6 +94,7 @@ class Context implements CaseContext {
       await live.obs.beforeStep({ ...live.c, n: this.steps.length + 1, text, ...(why ? { why } : {}) }, this.signal);
     }
     this.steps.push(text);
+    this.stepsAt.push(eventNs());
     this.progress(`  ${this.steps.length}. ${text}`);
   }
 
@@ -227,17 +234,23 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     }
     // Packets are read before disposal: the captures belong to resources about to go.
     const packets = ctx.captures.flatMap((c) => c.records()).sort(byTime);
+    // Frame numbers as Wireshark shows them for the case's file, on the ladder's packets and the evidence.
+    const numbered = numberFrames(ctx.captures);
+    for (const p of [...packets, ...ctx.checks.flatMap((k) => k.packetRecords)]) p.frame = numbered.frameOf(p);
+    for (const k of ctx.checks) k.evidence.packets = k.packetRecords.map((p) => packetJson(p, t0));
     let pcap: string | undefined;
     if (opts.pcapDir && ctx.captures.length) {
+      const format = opts.pcapFormat ?? 'pcapng';
       try {
         mkdirSync(opts.pcapDir, { recursive: true });
-        pcap = join(opts.pcapDir, `${lab.id}-${lc.id}.pcap`);
-        const frames = ctx.captures.flatMap((c) => c.frames()).sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
-        const w = await PcapWriter.open(pcap, { link: ctx.captures[0]!.link });
-        for (const f of frames) w.write(f);
-        await w.close();
+        pcap = join(opts.pcapDir, `${lab.id}-${lc.id}.${format}`);
+        await writeCaseCapture({
+          path: pcap, format, title: `tcplab ${lab.id} case ${lc.id}: ${lc.title} (subject ${subject}: ${stack.os} ${stack.release})`,
+          captures: ctx.captures, numbered, packets, columns: ctx.columns, steps: ctx.steps, stepsAt: ctx.stepsAt, checks: ctx.checks,
+          ...(opts.readPackets ? { reader: opts.readPackets } : {}),
+        });
       } catch (e) {
-        error ??= `writing the pcap failed: ${e instanceof Error ? e.message : String(e)}`;
+        error ??= `writing the ${format} failed: ${e instanceof Error ? e.message : String(e)}`;
         pcap = undefined;
       }
     }

@@ -121,7 +121,7 @@ export interface CaseContext {
 export interface CaptureSource {
   point: string;
   records(): PacketRecord[];
-  /** Frames in capture order with their link type, for the pcap file. */
-  frames(): { data: Uint8Array; tsNs: bigint }[];
+  /** Frames in capture order with their link type, for the pcap file (dir: the pcapng direction flag). */
+  frames(): { data: Uint8Array; tsNs: bigint; dir?: 'in' | 'out' }[];
   link: 'ethernet' | 'sll' | 'raw';
 }

@@ -25,6 +25,8 @@ export interface MatrixOptions {
   cases?: readonly string[];
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
+  /** States and findings for the pcapng comments (inspect's pcapngReading, handed in from above). */
+  readPackets?: RunOptions['readPackets'];
 }
 
 /** A stack's folder under the output folder: 'ssh:freebsd' -> 'ssh-freebsd', which Markdown links do not read as a URL scheme. */
@@ -82,6 +84,7 @@ export async function runMatrix(labs: readonly Lab[], stacks: readonly StackFact
           ...(target ? { target, ...(f.linkUnsupported ? { linkUnsupported: f.linkUnsupported } : {}) } : {}),
           ...(opts.cases?.length ? { cases: opts.cases.filter((c) => lab.cases.some((k) => k.id === c)) } : {}),
           ...(out ? { pcapDir: out } : {}),
+          ...(opts.readPackets ? { readPackets: opts.readPackets } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
           onProgress: (l) => say(`[${f.id}] ${l}`),
         };

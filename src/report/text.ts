@@ -6,7 +6,7 @@ import type { LabResult, Verdict } from '../lab/result.js';
 
 const MARK: Record<Verdict, string> = { PASS: 'PASS   ', DIFFERS: 'DIFFERS', ERROR: 'ERROR  ' };
 
-export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boolean; explain?: boolean } = {}): string {
+export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boolean; explain?: boolean; width?: number } = {}): string {
   const color = opts.color ?? false;
   const paint = (v: Verdict, s: string) =>
     !color ? s : (v === 'PASS' ? '\x1b[32m' : v === 'DIFFERS' ? '\x1b[33m' : '\x1b[31m') + s + '\x1b[0m';
@@ -27,7 +27,7 @@ export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boo
       out.push('');
       // Each side's TCP state and the TIME-WAIT events, worked out from the packets (with rules on --explain).
       const a = annotate(c.packets, c.columns, { explain: opts.explain });
-      out.push(renderLadder(c.packets, [...c.notes, ...a.notes], c.columns, { color, absolute: opts.absolute, states: a.states, wrapNotes: opts.explain }));
+      out.push(renderLadder(c.packets, [...c.notes, ...a.notes], c.columns, { color, absolute: opts.absolute, states: a.states, frames: true, ...(opts.width ? { width: opts.width } : {}) }));
     }
     out.push('');
     for (const k of c.checks) {
@@ -39,7 +39,7 @@ export function renderText(r: LabResult, opts: { color?: boolean; absolute?: boo
       if (ctr.length) out.push(`          counters: ${ctr.map(([n, v]) => `${n} ${v >= 0 ? '+' : ''}${v}`).join(', ')}`);
       if (k.verdict === 'DIFFERS') {
         for (const s of k.evidence.sockets) out.push(`          socket: ${s}`);
-        for (const p of k.evidence.packets) out.push(`          packet: +${(Number(p.tNs) / 1e6).toFixed(3)}ms ${p.src} > ${p.dst} ${p.flags} seq ${p.seq} ack ${p.ack} ${p.options}`);
+        for (const p of k.evidence.packets) out.push(`          packet: ${p.frame ? `frame ${p.frame} ` : ''}+${(Number(p.tNs) / 1e6).toFixed(3)}ms ${p.src} > ${p.dst} ${p.flags} seq ${p.seq} ack ${p.ack} ${p.options}`);
       }
     }
     if (c.error) out.push(`  ${paint('ERROR', MARK.ERROR)} ${c.error}`);

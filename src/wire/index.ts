@@ -4,6 +4,7 @@ export * from './segment.js';
 export * from './flags.js';
 export * from './seq.js';
 export * from './pcap.js';
+export * from './pcapng.js';
 export * from './match.js';
 export * from './addr.js';
 export * from './bpf.js';

@@ -15,6 +15,7 @@ import { openCapture } from '../../src/wire/capture.js';
 import { interfaceInfo, netnsId } from '../../src/wire/netns.js';
 import { openPacketSender, openRawSender } from '../../src/wire/sender.js';
 import { PcapFormatError, PcapWriter, readPcap } from '../../src/wire/pcap.js';
+import { encodePcapng } from '../../src/wire/pcapng.js';
 import { CaptureFormatError, inspectFile, readCapture } from '../../src/inspect/index.js';
 import { Testbed } from '../../src/testbed/testbed.js';
 import { PeerError, type PeerClient } from '../../src/peer/client.js';
@@ -99,6 +100,10 @@ describe('captures: pcap writer, readers, inspect', () => {
     return p;
   };
   badAsync('pcapwriter-link', () => PcapWriter.open(join(dir, 'x.pcap'), { link: 'fddi' as never }), { cls: TypeError, msg: /^link: must be 'ethernet', 'sll' or 'raw'/ });
+  bad('pcapng-link', () => encodePcapng({ interfaces: [{ name: 'x', link: 'fddi' as never }], packets: [] }), { cls: TypeError, msg: /^interfaces\[0\]\.link: must be 'ethernet', 'sll' or 'raw'/ });
+  bad('pcapng-iface', () => encodePcapng({ interfaces: [{ name: 'x', link: 'raw' }], packets: [{ iface: 1, tsNs: 0n, data: Buffer.alloc(20) }] }), { cls: RangeError, msg: /^packets\[0\]\.iface: an index into interfaces \(0\.\.0\), got 1/ });
+  bad('pcapng-ts', () => encodePcapng({ interfaces: [{ name: 'x', link: 'raw' }], packets: [{ iface: 0, tsNs: -1n, data: Buffer.alloc(20) }] }), { cls: TypeError, msg: /^packets\[0\]\.tsNs: a non-negative 64-bit bigint/ });
+  bad('pcapng-comment-size', () => encodePcapng({ interfaces: [{ name: 'x', link: 'raw' }], packets: [{ iface: 0, tsNs: 0n, data: Buffer.alloc(20), comments: ['x'.repeat(70000)] }] }), { cls: RangeError, msg: /^packets\[0\]: option 1 is 70000 bytes, pcapng allows 65535/ });
   badAsync('pcapwriter-snaplen', () => PcapWriter.open(join(dir, 'x.pcap'), { link: 'raw', snaplen: 0 }), { cls: RangeError, msg: /^snaplen/ });
   it('pcapwriter-after-close: write after close', async () => {
     const w = await PcapWriter.open(join(dir, 'y.pcap'), { link: 'raw' });
@@ -138,6 +143,8 @@ describe('CLI: flags and files (exit 2, the flag named on stderr)', () => {
   cli('cli-unknown-flag', ['run', 'reuse', '--frobnicate'], /frobnicate/);
   cli('cli-case-needs-one-lab', ['run', 'all', '--case', 'x'], /--case needs a single lab/);
   cli('cli-tolerance-scale', ['run', 'reuse', '--tolerance-scale', '0'], /--tolerance-scale: must be a positive number/);
+  cli('cli-pcap-format', ['run', 'reuse', '--pcap-format', 'erf'], /--pcap-format: unknown capture format 'erf' \(formats: pcapng, pcap\)/);
+  cli('cli-width', ['run', 'reuse', '--width', '40'], /--width: an integer from 80 to 1000 \(columns of text\), got '40'/);
   cli('cli-json-and-tap', ['run', 'reuse', '--json', '--tap'], /--json and --tap/);
   cli('cli-ktap-and-json', ['run', 'reuse', '--ktap', '--json'], /--json and --ktap: choose one/);
   cli('cli-expectations-missing', ['run', 'reuse', '--expectations', '/nonexistent/x.json'], /--expectations: cannot read/);

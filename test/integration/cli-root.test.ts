@@ -34,7 +34,7 @@ describe('tcplab run as root', () => {
       if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
     };
     walk(out);
-    expect(seen.some((p) => p.endsWith('.pcap'))).toBe(true);
+    expect(seen.some((p) => p.endsWith('.pcapng'))).toBe(true);
     expect(seen.filter((p) => p.endsWith('run.json') || p.endsWith('run.html'))).toHaveLength(2);
     // Without sudo's variables nothing changes hands.
     const plain = join(dir, 'plain');

@@ -48,10 +48,10 @@ describe('README: set-up in two commands on a fresh clone', () => {
     // As `sudo` would run it for uid 65534: what it makes in the clone and the lab's pcaps are theirs.
     const a = run(first!, clone, { SUDO_UID: '65534', SUDO_GID: '65534' });
     expect(a.code, a.out.slice(-3000)).toBe(0);
-    for (const f of ['node_modules', 'build/Release/tcplab.node', 'dist/src/cli.js', 'tcplab-out', 'tcplab-out/reuse-reuse0.pcap']) expect([f, statSync(join(clone, f)).uid]).toEqual([f, 65534]);
+    for (const f of ['node_modules', 'build/Release/tcplab.node', 'dist/src/cli.js', 'tcplab-out', 'tcplab-out/reuse-reuse0.pcapng']) expect([f, statSync(join(clone, f)).uid]).toEqual([f, 65534]);
     expect(a.out).toContain('added '); // npm ci
     expect(a.out).toMatch(/verdict: PASS \s*\(7 case\(s\)/);
-    for (const f of ['node_modules/.tcplab-lock', 'build/Release/tcplab.node', 'dist/src/cli.js', 'tcplab-out/reuse-reuse0.pcap']) expect(existsSync(join(clone, f)), f).toBe(true);
+    for (const f of ['node_modules/.tcplab-lock', 'build/Release/tcplab.node', 'dist/src/cli.js', 'tcplab-out/reuse-reuse0.pcapng']) expect(existsSync(join(clone, f)), f).toBe(true);
 
     const again = run('sh scripts/setup.sh', clone);
     expect(again.code, again.out).toBe(0);

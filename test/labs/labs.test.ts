@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '../helpers/root.js';
 import { CLI, runCli as run, runLabChecked } from '../helpers/labrun.js';
+import { expectAnnotatedPcapng } from '../helpers/pcapng.js';
 
 describe('headline labs (root)', () => {
   requireRoot();
@@ -18,6 +19,8 @@ describe('headline labs (root)', () => {
       for (const c of cases) {
         expect(c.packets.some((p) => p.flags === 'S')).toBe(true);
         expect(c.pcap && existsSync(c.pcap)).toBe(true);
+        // Annotated pcapng: tshark reads it and shows comments and the capture points' names.
+        expectAnnotatedPcapng(c.pcap!, (c.packets as Array<{ point?: string }>).map((p) => p.point!));
       }
     }, 60_000);
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HelpRequested, nearest, optionsFromUsage, parseCommand } from '../../src/cli/args.js';
 import { UsageError, verdictExit, EXIT } from '../../src/cli/exit.js';
-import { colorEnabled } from '../../src/cli/output.js';
+import { colorEnabled, ladderWidth } from '../../src/cli/output.js';
 import { jsonPath, schemaProblem } from '../../src/cli/validate.js';
 import { missingCaps, effectiveCaps } from '../../src/cli/privileges.js';
 import { invoker } from '../../src/cli/owner.js';
@@ -141,5 +141,19 @@ describe('privileges and ownership', () => {
     expect(invoker({}, 0)).toBeUndefined();
     expect(invoker({ SUDO_UID: '0', SUDO_GID: '0' }, 0)).toBeUndefined();
     expect(invoker({ SUDO_UID: 'x', SUDO_GID: '1' }, 0)).toBeUndefined();
+  });
+});
+
+describe('ladder width (--width, the terminal, or 100)', () => {
+  it('follows a terminal, uses 100 for files and pipes, and --width wins', () => {
+    expect(ladderWidth(undefined, { isTTY: true, columns: 143 })).toBe(143);
+    expect(ladderWidth(undefined, { isTTY: true, columns: 50 })).toBe(80); // narrower than a ladder can be
+    expect(ladderWidth(undefined, { isTTY: false, columns: 143 })).toBe(100);
+    expect(ladderWidth(undefined, {})).toBe(100);
+    expect(ladderWidth('120', { isTTY: true, columns: 200 })).toBe(120);
+  });
+
+  it('refuses a width it cannot draw, naming --width', () => {
+    for (const bad of ['79', '1001', '100.5', 'wide', '', '-90']) expect(() => ladderWidth(bad, {}), bad).toThrow(/^--width: an integer from 80 to 1000/);
   });
 });
