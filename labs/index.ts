@@ -13,5 +13,6 @@ import { exhaustionLab } from './exhaustion.js';
 import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
+import { reconnectLab } from './reconnect.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab];
