@@ -14,5 +14,6 @@ import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
 import { reconnectLab } from './reconnect.js';
+import { twTimerLab } from './tw-timer.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab, twTimerLab];
