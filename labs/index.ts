@@ -15,5 +15,6 @@ import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
 import { reconnectLab } from './reconnect.js';
 import { twTimerLab } from './tw-timer.js';
+import { ratelimitLab } from './ratelimit.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab, twTimerLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab, twTimerLab, ratelimitLab];
