@@ -16,5 +16,6 @@ import { twlenLab } from './twlen.js';
 import { reconnectLab } from './reconnect.js';
 import { twTimerLab } from './tw-timer.js';
 import { ratelimitLab } from './ratelimit.js';
+import { synRetriesLab } from './syn-retries.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab, twTimerLab, ratelimitLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab, twTimerLab, ratelimitLab, synRetriesLab];
