@@ -13,14 +13,17 @@ function expectLimits(check: ReturnType<typeof runLabChecked>['check']): void {
     expect(check('limited', `answers-${k}`).observed, k).toBe(5);
     expect(check('limited', `skipped-${k}`).observed, k).toBe(0);
   }
+  // The global challenge ACK budget: 1 a second (2 if the burst straddles a second), or all five.
+  expect([1, 2]).toContain(check('challenge-limit-1', 'challenge-acks').observed);
+  expect(check('challenge-limit-1000', 'challenge-acks').observed).toBe(5);
 }
 
 describe('lab:ratelimit (root)', () => {
   requireRoot();
-  it('on this kernel: one ACK per 500 ms for pure ACKs and SYNs, every FIN and data segment answered; none limited at 0', () => {
-    expectLimits(runLabChecked('ratelimit', ['--no-pcap'], 2).check);
+  it('on this kernel: one ACK per 500 ms for pure ACKs and SYNs, every FIN and data segment answered; none limited at 0; the global challenge ACK budget', () => {
+    expectLimits(runLabChecked('ratelimit', ['--no-pcap'], 4).check);
   }, 60_000);
   it('on linux-6.12-qemu: the same', () => {
-    expectLimits(runLabChecked('ratelimit', ['--no-pcap', '--target', 'linux-6.12-qemu'], 2).check);
+    expectLimits(runLabChecked('ratelimit', ['--no-pcap', '--target', 'linux-6.12-qemu'], 4).check);
   }, 90_000);
 });
