@@ -9,6 +9,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
 import { classifyReply, counting, packets, pair, sockLineOr, tcpOnly, waitSocket } from './common.js';
+import { synSchedule } from './syn-retries.js';
 import { jiffyMs, localHz, timerTolerance } from './timers.js';
 
 const SERVER_PORT = 8080;
@@ -35,12 +36,10 @@ const CASES: readonly ReconnectCase[] = [
   { id: 'slow', title: 'the server sent an out-of-window ACK 100 ms before: the challenge ACK is rate-limited away, the SYN waits for its retransmission', oow: true },
 ];
 
-/** ms between SYN n and SYN n+1 of a connect() with no answer, as tcp_retransmit_timer() arms it (n from 1). */
+/** ms between SYN n and SYN n+1 of a connect() with no answer (n from 1): lab syn-retries' schedule. */
 function synGapMs(n: number, linear: number, version: readonly number[]): number {
-  // tcp_syn_linear_timeouts (6.5, ccce324dabfe "tcp: make the first N SYN RTO backoffs linear"): the
-  // first `linear` retransmissions keep TCP_TIMEOUT_INIT; before 6.5 every one doubles it.
-  const hasLinear = version[0]! > 6 || (version[0] === 6 && version[1]! >= 5);
-  return hasLinear && n <= linear ? 1000 : 1000 * 2 ** (n - 1);
+  // tcp_syn_retries only bounds the count; six (the default) is more than the three SYNs here.
+  return synSchedule(version, 6, linear)[n - 1]!;
 }
 
 function labCase(rc: ReconnectCase): LabCase {
