@@ -15,8 +15,11 @@ import { jiffyMs, localHz, timerTolerance } from './timers.js';
 const SERVER_PORT = 8080;
 /** The client's only ephemeral port: the second connect() must reuse the TIME-WAIT (__inet_hash_connect()). */
 const CLIENT_PORT = 40500;
-/** How long after the out-of-window ACK the client reconnects: well inside tcp_invalid_ratelimit (500 ms). */
-const AFTER_OOW_MS = 100;
+/**
+ * How long after the out-of-window ACK the client reconnects: far inside tcp_invalid_ratelimit (500 ms),
+ * and short, so that a guest stalled by a busy host rarely sees the window pass on its own clock.
+ */
+const AFTER_OOW_MS = 20;
 
 const CHALLENGE = 'tcp_validate_incoming(): a SYN on a synchronized socket (LAST-ACK) gets a challenge ACK from tcp_send_challenge_ack() (RFC 5961 §4, TcpExt.TCPSYNChallenge)';
 const SUPPRESSED =
@@ -33,7 +36,7 @@ interface ReconnectCase {
 
 const CASES: readonly ReconnectCase[] = [
   { id: 'fast', title: 'the reused SYN meets LAST-ACK: challenge ACK, RST, SYN again at once', oow: false },
-  { id: 'slow', title: 'the server sent an out-of-window ACK 100 ms before: the challenge ACK is rate-limited away, the SYN waits for its retransmission', oow: true },
+  { id: 'slow', title: 'the server sent an out-of-window ACK 20 ms before: the challenge ACK is rate-limited away, the SYN waits for its retransmission', oow: true },
 ];
 
 /** ms between SYN n and SYN n+1 of a connect() with no answer (n from 1): lab syn-retries' schedule. */
@@ -146,6 +149,16 @@ function labCase(rc: ReconnectCase): LabCase {
       if (rc.oow && r.oowAt !== undefined) {
         const oow = packets(p.wire, p.point, (x) => x.tsNs >= r.oowAt! && x.tsNs < r.t && fromClient(x) && x.segment.flags === '.')[0];
         const dup = packets(p.wire, p.point, (x) => x.tsNs >= r.oowAt! && x.tsNs < r.t && fromServer(x))[0];
+        // The premise, on the server's own clock: its TSval (ms, one clock per connection) on the dupack and
+        // on its answer to the first SYN. A guest stalled by a busy host can see 500 ms pass in what was 20 ms
+        // here; then the challenge ACK is due, and the run proves nothing about the rate limit.
+        const tsv = (x: PacketRecord | undefined) => x?.segment.options.find((o) => o.kind === 'ts');
+        const a = tsv(dup);
+        const b = tsv(firstAnswer);
+        if (a && b && a.kind === 'ts' && b.kind === 'ts') {
+          const serverMs = (b.val - a.val) >>> 0;
+          if (serverMs >= 500) throw new Error(`premise not met: the server's clock (TSval) moved ${serverMs} ms between its duplicate ACK and its answer to the SYN, ${(Number(first.tsNs - dup!.tsNs) / 1e6).toFixed(0)} ms here: the window of tcp_invalid_ratelimit had passed for it (a stalled guest); run again`);
+        }
         ctx.check({
           id: 'dupack',
           title: 'the server in LAST-ACK answers the out-of-window ACK with a duplicate ACK',
