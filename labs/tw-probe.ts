@@ -1,14 +1,10 @@
 // TIME-WAITs on the stack under test, one per crafted connection, and their timers read from its socket
-// table: /proc/net/tcp (tm->when, in USER_HZ ticks of 10 ms) for a namespace of this machine, which is
-// finer than ss's (whole seconds above 10 s); the target's own socket table (a QEMU guest's
-// /proc/net/tcp) elsewhere.
+// table: ss for a namespace of this machine (whole seconds above 10 s), a QEMU guest's /proc/net/tcp
+// (tm->when, 10 ms steps).
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext } from '../src/lab/types.js';
-import { must } from '../src/testbed/exec.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 import { CraftedConn } from '../src/wire/crafted.js';
-// A pure parser (it lives beside the QEMU target, whose guests have no ss); no target is started by it.
-import { parseProcNetTcp } from '../src/targets/proc-net-tcp.js';
 import type { PeerClient } from '../src/peer/client.js';
 import { socketOf, type Endpoint, type Probe } from './common.js';
 
@@ -50,17 +46,11 @@ export async function serverTimeWaits(ctx: CaseContext, p: Probe, o: { port: num
   return { tws, srv };
 }
 
-/** The socket of a 4-tuple with its timer at the best resolution the stack offers (see the file's head). */
+/** The socket of a 4-tuple with its timer, from the stack's socket table (see the file's head for the resolution). */
 export async function timerOf(p: Probe, local: Endpoint, remote: Endpoint): Promise<SocketEntry | undefined> {
-  const ns = (p.server as { netns?: string }).netns;
-  if (ns && p.server.kind === 'netns') {
-    const text = await must('ip', ['netns', 'exec', ns, 'cat', '/proc/net/tcp']);
-    return parseProcNetTcp(text).find((s) => s.local.addr === local.addr && s.local.port === local.port && s.peer.addr === remote.addr && s.peer.port === remote.port);
-  }
   if (!p.server.sockets) throw new Error(`${p.server.name}: this stack shows no socket table, so its TIME-WAIT timer cannot be read`);
   return socketOf(p.server, local, remote);
 }
-
 
 /** The segments a TIME-WAIT may receive from its old peer, crafted on the prober's side of the 4-tuple. */
 export type TwSegment = 'ack' | 'ack-oow' | 'fin' | 'data' | 'syn-refused' | 'syn-paws' | 'rst';

@@ -11,8 +11,11 @@ import { sendTw, serverTimeWaits, timerOf, TW_SEGMENTS, type TwSegment } from '.
 const SERVER_PORT = 8080;
 const PROBER_PORT = 34100;
 /** How long the TIME-WAITs age before the segment: a restart then shows as a jump of about this much. */
-const AGE_MS = 2000;
-/** A restart must lift the remaining time by at least this (half the age: /proc/net/tcp has 10 ms steps, a guest's read takes some ms). */
+const AGE_MS = 3000;
+/**
+ * A restart must lift the remaining time by at least this, half the age: ss prints whole seconds above
+ * 10 s (57.9 s shows as 57 s), so a restart shows as +2 s or more and a running timer as 0 or less.
+ */
 const RESTART_MIN_MS = AGE_MS / 2;
 const ANSWER_WAIT_MS = 150;
 
@@ -71,7 +74,7 @@ const KINDS: readonly Kind[] = [
 function labCase(): LabCase {
   return {
     id: 'restart',
-    title: 'a TIME-WAIT aged 2 s receives one segment: is its 60 s timer restarted?',
+    title: 'a TIME-WAIT aged 3 s receives one segment: is its 60 s timer restarted?',
     async run(ctx: CaseContext) {
       const p = await probeServer(ctx, { 'net.ipv4.tcp_timestamps': 1, 'net.ipv4.tcp_rfc1337': 1, 'net.ipv4.tcp_invalid_ratelimit': 500 }, { port: SERVER_PORT });
       await ctx.step(`the server closes ${KINDS.length} connections from the prober first: ${KINDS.length} TIME-WAITs on the server, one per kind of segment`);
@@ -122,7 +125,7 @@ export const twTimerLab: Lab = {
   title: "which segments restart a TIME-WAIT's timer, and which leave it running",
   summary:
     'A TIME-WAIT lasts TCP_TIMEWAIT_LEN (60 s) from its last restart. Which segments from the old peer restart it: a bare ACK, an out-of-window ACK, ' +
-    'a retransmitted FIN, data, a refused SYN, a PAWS-rejected SYN, an ignored RST? The timer is read from the socket table before and after each.',
+    'a retransmitted FIN, data, a refused SYN, a PAWS-rejected SYN, an ignored RST? The timer is read from the socket table (ss; a guest\'s /proc/net/tcp) before and after each.',
   rfcs: ['RFC 9293 §3.10.7.4 (TIME-WAIT)', 'RFC 1337', 'RFC 7323 §5 (PAWS)', 'Linux tcp_timewait_state_process()', 'Linux inet_twsk_reschedule()'],
   sources: ['V. Bernat, Coping with the TCP TIME-WAIT state on busy Linux servers'],
   roles: { all: ['prober', 'server'], subject: 'server' },
