@@ -13,5 +13,10 @@ import { exhaustionLab } from './exhaustion.js';
 import { keepaliveLab } from './keepalive.js';
 import { proxyLab } from './proxy.js';
 import { twlenLab } from './twlen.js';
+import { reconnectLab } from './reconnect.js';
+import { twTimerLab } from './tw-timer.js';
+import { ratelimitLab } from './ratelimit.js';
+import { synRetriesLab } from './syn-retries.js';
+import { twReuseDelayLab } from './tw-reuse-delay.js';
 
-export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab];
+export const allLabs: readonly Lab[] = [reuseLab, timewaitSynLab, rfc1337Lab, lingerLab, abortLab, lastackLab, lastackSynLab, duplicateLab, pawsLab, exhaustionLab, keepaliveLab, proxyLab, twlenLab, reconnectLab, twTimerLab, ratelimitLab, synRetriesLab, twReuseDelayLab];
