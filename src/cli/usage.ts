@@ -2,6 +2,7 @@
 import { INSPECT_USAGE } from '../inspect/cli.js';
 import { MATRIX_USAGE } from '../matrix/command.js';
 import { STACKS } from '../targets/registry.js';
+import { EXPORT_USAGE } from '../export/packetdrill/command.js';
 
 const LIST = `  tcplab list                       the labs and their cases, and where each can run`;
 
@@ -48,6 +49,7 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   clean: CLEAN,
   matrix: MATRIX_USAGE,
   inspect: INSPECT_USAGE,
+  export: EXPORT_USAGE,
   help: HELP,
 };
 

@@ -3,6 +3,7 @@ import { renderLadder, type LadderColumn } from './ladder.js';
 import { annotate } from '../inspect/annotate.js';
 import type { StackInfo } from './kernel.js';
 import { packetJson, type NoteRecord, type PacketRecord } from './packets.js';
+import type { PeerCallRecord } from '../peer/record.js';
 
 export type Verdict = 'PASS' | 'DIFFERS' | 'ERROR';
 
@@ -39,6 +40,8 @@ export interface CaseResult {
   columns?: readonly [LadderColumn, LadderColumn];
   pcap?: string;
   t0: bigint;
+  /** The socket calls the case's peers made, in order (for exporters such as packetdrill; not in the JSON). */
+  peerCalls?: PeerCallRecord[];
 }
 
 export interface LabResult {

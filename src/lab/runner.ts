@@ -13,6 +13,7 @@ import type { CaptureSource, CaseContext, CheckSpec, Lab, LabCase, TimingCheckSp
 import type { LabTarget } from './stack.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
 import { PcapWriter } from '../wire/pcap.js';
+import { recordPeerCalls, type PeerCallRecord } from '../peer/record.js';
 
 export interface RunOptions {
   /** Only these case ids. */
@@ -197,8 +198,9 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     const t = performance.now();
     const ctx = new Context(stack, target, subject, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
     let error: string | undefined;
+    const peerCalls: PeerCallRecord[] = [];
     try {
-      await lc.run(ctx);
+      await recordPeerCalls(peerCalls, () => lc.run(ctx));
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       progress(`     ERROR ${error}`);
@@ -246,6 +248,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
       columns: ctx.columns,
       pcap,
       t0,
+      peerCalls,
     };
   };
   const cases: CaseResult[] = [];

@@ -1,0 +1,132 @@
+// A recorded lab case (its subject's peer calls and the packets at its capture point) as a packetdrill
+// script: the subject's syscalls, inbound segments to inject and the kernel's outbound answers, each
+// at the time it happened in the real run (packetdrill's --tolerance_usecs decides how close is close).
+import type { CaseResult } from '../../lab/report.js';
+import type { PacketRecord } from '../../lab/packets.js';
+import type { PeerCallRecord } from '../../peer/record.js';
+import { SeqSpace } from './seqspace.js';
+import { segmentLine } from './segment-line.js';
+import { SyscallMapper } from './syscalls.js';
+
+export interface ScriptOptions {
+  /** packetdrill's --tolerance_usecs (absolute slack per event). */
+  toleranceUsecs: number;
+  /** packetdrill's --tolerance_percent (slack as a share of the gap since the previous event). */
+  tolerancePercent: number;
+}
+
+export const DEFAULT_SCRIPT_OPTIONS: ScriptOptions = { toleranceUsecs: 10_000, tolerancePercent: 25 };
+
+export interface CaseSource {
+  labId: string;
+  subject: string;
+  kernel: string;
+  case: Pick<CaseResult, 'id' | 'title' | 'verdict' | 'columns' | 'sysctls' | 'packets' | 'peerCalls' | 'checks' | 'steps'>;
+}
+
+export type ExportResult = { ok: true; script: string; events: number } | { ok: false; why: string };
+
+interface Event {
+  tNs: bigint;
+  order: number;
+  lines: string[];
+}
+
+/** Which addresses are the subject's: its ladder column (labelled 'server', 'client (prober)' ...). */
+function subjectAddrs(src: CaseSource): string[] | undefined {
+  const col = src.case.columns?.find((c) => c.label === src.subject || c.label.startsWith(`${src.subject} `));
+  return col ? [...col.addrs] : undefined;
+}
+
+/** The peer process on the subject host: the one that listened (or connected) on a subject address. */
+function subjectPeer(calls: readonly PeerCallRecord[], addrs: readonly string[]): number | undefined {
+  const owns = (c: PeerCallRecord) =>
+    (c.op === 'listen' && addrs.includes(String(c.args.addr))) ||
+    (c.op === 'connect' && c.result.ok === true && addrs.includes(String(c.result.localAddr)));
+  return calls.find(owns)?.peer;
+}
+
+function seconds(ns: bigint): string {
+  // Milliseconds are what packetdrill's tolerance works in; finer digits would only be noise.
+  const ms = Number(ns / 1_000_000n) + (Number(ns % 1_000_000n) >= 500_000 ? 1 : 0);
+  return ms === 0 ? '0' : (ms / 1000).toFixed(3).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT_OPTIONS): ExportResult {
+  const c = src.case;
+  const addrs = subjectAddrs(src);
+  if (!addrs?.length) return { ok: false, why: `the case's ladder has no column for the subject '${src.subject}'` };
+  const calls = c.peerCalls ?? [];
+  const peer = subjectPeer(calls, addrs);
+  if (peer === undefined) return { ok: false, why: `the subject (${src.subject}, ${addrs.join(', ')}) made no socket call this export saw` };
+  const mine = calls.filter((k) => k.peer === peer);
+  if (mine.some((k) => k.op === 'connect')) return { ok: false, why: 'the kernel socket on trial connects out (active open); the exporter writes passive-open scripts only' };
+  const points = [...new Set(c.packets.map((p) => p.point))];
+  if (points.length !== 1) return { ok: false, why: `the case captured at ${points.length} points (${points.join(', ')}); a script replays one link` };
+
+  const sys = new SyscallMapper();
+  const events: Event[] = [];
+  let order = 0;
+  try {
+    for (const k of mine) {
+      const s = sys.map(k);
+      if (s.lines.length) events.push({ tNs: s.tNs, order: order++, lines: s.lines });
+    }
+  } catch (e) {
+    return { ok: false, why: e instanceof Error ? e.message : String(e) };
+  }
+  const ports = [...new Set(sys.bindPorts)];
+  if (ports.length !== 1) return { ok: false, why: `the subject listened on ${ports.length} ports; packetdrill binds one (--bind_port)` };
+  const port = ports[0]!;
+  const isIn = (p: PacketRecord) => addrs.includes(p.segment.dst) && p.segment.dport === port;
+  const isOut = (p: PacketRecord) => addrs.includes(p.segment.src) && p.segment.sport === port;
+  const pkts = c.packets.filter((p) => isIn(p) || isOut(p));
+  const remotes = new Set(pkts.map((p) => (isIn(p) ? `${p.segment.src}:${p.segment.sport}` : `${p.segment.dst}:${p.segment.dport}`)));
+  if (remotes.size !== 1) return { ok: false, why: `the subject talked to ${remotes.size} remote endpoints (${[...remotes].join(', ')}); packetdrill follows one socket under test` };
+  if (!pkts.some(isOut)) return { ok: false, why: 'the subject sent no segment: there is nothing for a script to expect' };
+
+  const space = new SeqSpace();
+  const pktEvents: Event[] = [];
+  try {
+    for (const p of [...pkts].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0))) {
+      pktEvents.push({ tNs: p.tsNs, order: order++, lines: [segmentLine(p.segment, isIn(p) ? '<' : '>', space)] });
+    }
+  } catch (e) {
+    return { ok: false, why: e instanceof Error ? e.message : String(e) };
+  }
+  const timeline = [...events, ...pktEvents].sort((a, b) => (a.tNs < b.tNs ? -1 : a.tNs > b.tNs ? 1 : a.order - b.order));
+  const [remote] = remotes;
+
+  const out: string[] = [];
+  out.push(`// tcplab ${src.labId} --case ${c.id}: ${c.title}`);
+  out.push(`// Exported by \`tcplab export --packetdrill ${src.labId}:${c.id}\` from a run on ${src.kernel} (case verdict ${c.verdict}).`);
+  out.push(`// The ${src.subject} is the kernel socket under test; packetdrill plays its peer (${remote} in the run).`);
+  out.push('// What the lab checked in that run (a failing replay means the kernel now answers otherwise):');
+  for (const k of c.checks) out.push(`//   ${k.verdict} ${k.id}: ${k.title}: observed ${JSON.stringify(k.observed)}, expected ${k.expected}`);
+  out.push(`--tolerance_usecs=${opts.toleranceUsecs}`);
+  out.push(`--tolerance_percent=${opts.tolerancePercent}`);
+  out.push('--tcp_ts_ecr_scaled');
+  if (port !== 8080) out.push(`--bind_port=${port}`);
+  out.push('');
+  const sysctls = Object.entries(c.sysctls).filter(([k]) => k.startsWith(`${src.subject}:`));
+  let first = true;
+  const stamp = (t: string) => {
+    const s = first ? '0' : `+${t}`;
+    first = false;
+    return s.padStart(7);
+  };
+  for (const [k, v] of sysctls) {
+    const name = k.slice(src.subject.length + 1);
+    const value = /\s/.test(v) ? `"${v}"` : v;
+    out.push(`${stamp('0')} \`sysctl -q ${name}=${value}\``);
+  }
+  const t0 = timeline[0]!.tNs;
+  let prevMs = 0n;
+  for (const e of timeline) {
+    const atMs = (e.tNs - t0 + 500_000n) / 1_000_000n;
+    const gap = seconds((atMs - prevMs) * 1_000_000n);
+    prevMs = atMs;
+    e.lines.forEach((l, i) => out.push(`${stamp(i === 0 ? gap : '0')} ${l}`));
+  }
+  return { ok: true, script: out.join('\n') + '\n', events: timeline.length };
+}
