@@ -140,7 +140,7 @@ export async function probeServer(ctx: CaseContext, sysctls: Sysctls, filter: Ma
 }
 
 export function toRecord(p: Captured, point: string): PacketRecord | undefined {
-  return p.segment ? { tsNs: p.tsNs, dir: p.dir, point, segment: p.segment } : undefined;
+  return p.segment ? { tsNs: p.tsNs, dir: p.dir, point, segment: p.segment, ...(p.crafted ? { crafted: true } : {}) } : undefined;
 }
 
 /** A Wire's capture as the runner wants it: decoded records for ladders and checks, frames for the pcap. */

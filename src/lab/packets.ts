@@ -9,6 +9,8 @@ export interface PacketRecord {
   /** Where it was captured, e.g. 'server:tcplab-1a2b-l0b'. */
   point: string;
   segment: Segment;
+  /** Sent by the lab's Wire (a crafted segment), not by a kernel; absent: not known to be crafted. */
+  crafted?: boolean;
 }
 
 /** A line of narration placed in the timeline between packets: a syscall result, a socket state. */

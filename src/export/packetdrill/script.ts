@@ -30,6 +30,8 @@ interface Event {
   tNs: bigint;
   order: number;
   lines: string[];
+  /** Printed before the lines, untimed. */
+  comment?: string;
 }
 
 /** Which addresses are the subject's: its ladder column (labelled 'server', 'client (prober)' ...). */
@@ -89,7 +91,21 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   const pktEvents: Event[] = [];
   try {
     for (const p of [...pkts].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0))) {
-      pktEvents.push({ tNs: p.tsNs, order: order++, lines: [segmentLine(p.segment, isIn(p) ? '<' : '>', space)] });
+      if (isOut(p) && p.crafted) {
+        // The lab spoke as the subject (e.g. an RST toward the client, crafted at the subject's end of
+        // the link): not the kernel's segment, and packetdrill's peer needs no stand-in to receive it.
+        pktEvents.push({ tNs: p.tsNs, order: order++, lines: [], comment: `the lab crafted '${p.segment.flags}' seq ${p.segment.seq} as the ${src.subject} toward its peer here: not the kernel's, left out` });
+        continue;
+      }
+      if (isOut(p) && space.freshIsn) return { ok: false, why: 'the kernel sent more after a SYN-ACK with a fresh ISN, whose sequence numbers no script can state' };
+      const { line, fresh } = segmentLine(p.segment, isIn(p) ? '<' : '>', space);
+      if (fresh) {
+        // A fresh ISN (secure_tcp_seq(): a hash and a clock) cannot be written down; the SYN-RECV socket
+        // it belongs to can be asked for instead.
+        pktEvents.push({ tNs: p.tsNs + 1_000_000n, order: order++, comment: `the kernel answers with a SYN-ACK with a fresh ISN (packetdrill cannot match one): ${line}`, lines: [`\`ss -Htn state syn-recv 'sport = :${port}' | grep -q .\``] });
+        continue;
+      }
+      pktEvents.push({ tNs: p.tsNs, order: order++, lines: [line] });
     }
   } catch (e) {
     return { ok: false, why: e instanceof Error ? e.message : String(e) };
@@ -120,9 +136,11 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
     const value = /\s/.test(v) ? `"${v}"` : v;
     out.push(`${stamp('0')} \`sysctl -q ${name}=${value}\``);
   }
-  const t0 = timeline[0]!.tNs;
+  const t0 = timeline.find((e) => e.lines.length)!.tNs;
   let prevMs = 0n;
   for (const e of timeline) {
+    if (e.comment) out.push(`// ${e.comment}`);
+    if (!e.lines.length) continue;
     const atMs = (e.tNs - t0 + 500_000n) / 1_000_000n;
     const gap = seconds((atMs - prevMs) * 1_000_000n);
     prevMs = atMs;

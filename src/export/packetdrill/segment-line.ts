@@ -24,8 +24,11 @@ function optionText(o: TcpOption, ts: { val: number | undefined; ecr: number | u
   }
 }
 
-/** The packet line without its time: direction, flags, seq:end(len), ack, win, options. */
-export function segmentLine(s: Segment, dir: '<' | '>', space: SeqSpace): string {
+/**
+ * The packet line without its time: direction, flags, seq:end(len), ack, win, options; `fresh` when it is
+ * an outbound SYN-ACK whose ISN no script can state (see SeqSpace).
+ */
+export function segmentLine(s: Segment, dir: '<' | '>', space: SeqSpace): { line: string; fresh: boolean } {
   const m = dir === '<' ? space.inbound(s) : space.outbound(s);
   const ts = dir === '<' ? { val: undefined, ecr: (m as { tsEcr?: number }).tsEcr } : { val: (m as { tsVal?: number }).tsVal, ecr: undefined };
   const len = s.payload.length;
@@ -33,5 +36,5 @@ export function segmentLine(s: Segment, dir: '<' | '>', space: SeqSpace): string
   if (m.ack !== undefined) parts.push(`ack ${m.ack}`);
   parts.push(`win ${s.window}`);
   if (s.options.length) parts.push(`<${s.options.map((o) => optionText(o, ts)).join(',')}>`);
-  return parts.join(' ');
+  return { line: parts.join(' '), fresh: (m as { fresh?: boolean }).fresh === true };
 }

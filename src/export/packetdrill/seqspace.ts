@@ -14,6 +14,10 @@ export class SeqSpace {
   private remoteIsn: number | undefined;
   private localIsn: number | undefined;
   private firstTs: number | undefined;
+  /** The kernel's snd_nxt so far (live): a TIME-WAIT derives a new incarnation's ISN from it. */
+  private sndNxt: number | undefined;
+  /** A later SYN-ACK came with an ISN no script can know (a fresh secure_tcp_seq()). */
+  freshIsn = false;
 
   /** Feeds the packets in time order; returns the script's view of one. */
   inbound(s: Segment): { seq: number; ack: number | undefined; tsEcr: number | undefined } {
@@ -28,15 +32,22 @@ export class SeqSpace {
     };
   }
 
-  outbound(s: Segment): { seq: number; ack: number | undefined; tsVal: number | undefined } {
+  outbound(s: Segment): { seq: number; ack: number | undefined; tsVal: number | undefined; fresh: boolean } {
     const syn = s.flags.includes('S');
+    let fresh = false;
     if (syn && this.localIsn === undefined) this.localIsn = s.seq;
+    // packetdrill keeps the first SYN-ACK's ISN as the base: a later one is predictable only when
+    // tcp_timewait_state_process() derived it (old snd_nxt + 65535 + 2, Linux >= 6.10).
+    else if (syn && s.seq !== u32((this.sndNxt ?? 0) + 65537)) fresh = this.freshIsn = true;
+    const end = u32(s.seq + s.payload.length + (syn ? 1 : 0) + (s.flags.includes('F') ? 1 : 0));
+    if (this.sndNxt === undefined || syn || ((end - this.sndNxt) | 0) > 0) this.sndNxt = end;
     const ts = tsOf(s);
     if (ts && this.firstTs === undefined) this.firstTs = ts.val;
     return {
       seq: u32(s.seq - (this.localIsn ?? s.seq)),
       ack: s.flags.includes('.') ? u32(s.ack - (syn ? 0 : (this.remoteIsn ?? 0))) : undefined,
       tsVal: ts ? this.scriptTs(ts.val) : undefined,
+      fresh,
     };
   }
 
