@@ -15,7 +15,8 @@ import { packetdrillBinary, verifyScript } from './verify.js';
 
 export const EXPORT_USAGE = `  tcplab export --packetdrill <lab>[:CASE] --out DIR [options]
                                     run the case(s) here (root) and write each as a packetdrill script
-                                    DIR/<lab>-<case>.pkt (kernel selftests' tools/testing/selftests/net/packetdrill)
+                                    DIR/<lab>-<case>.pkt (kernel selftests' tools/testing/selftests/net/packetdrill;
+                                    DIR/<lab>-<subject>-<case>.pkt with a --subject other than the lab's)
       --packetdrill    the format (the only one so far)
       --out DIR        where the scripts go
       --case ID        only this case (repeatable; same as <lab>:CASE)
@@ -84,7 +85,8 @@ export async function cmdExport(argv: string[], findLab: (id: string) => Lab): P
       failed++;
       continue;
     }
-    const file = join(v.out, `${lab.id}-${c.id}.pkt`);
+    // A subject other than the lab's own is in the name: reuse's server-side scripts are not its story.
+    const file = join(v.out, subject === lab.roles.subject ? `${lab.id}-${c.id}.pkt` : `${lab.id}-${subject}-${c.id}.pkt`);
     writeFileSync(file, r.script);
     written++;
     let line = `${file}: ${r.events} events (run verdict ${c.verdict})`;

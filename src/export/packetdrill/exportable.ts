@@ -28,8 +28,7 @@ export function exportRefusal(labId: string, caseId: string, subject: string, ta
   if (labId === 'reuse') {
     if (subject === 'client') return `${ACTIVE_OPEN}; try --subject server for the server's side of the story`;
     if (caseId === 'reuse2') return LOOPBACK;
-    if (caseId === 'lastack') return `${OWN_ACK_LOST.replace("the subject's own last ACK", "the client's last ACK")}, and with the server as subject the case's claim (the client's SYN retransmission after its RST) is the client's, which packetdrill would only replay`;
   }
-  if (labId === 'lastack' && subject === 'client') return `${OWN_ACK_LOST}; with --subject server (the default) the case exports`;
+  if (labId === 'lastack' && subject === 'client') return `the client connects out (active open), and ${OWN_ACK_LOST}; with --subject server (the default) the case exports`;
   return undefined;
 }

@@ -7,6 +7,7 @@ import type { PeerCallRecord } from '../../peer/record.js';
 import { SeqSpace } from './seqspace.js';
 import { segmentLine } from './segment-line.js';
 import { SyscallMapper } from './syscalls.js';
+import { ACK_WINDOW_NS, DEFER_NS, finAckRace } from './finack.js';
 
 export interface ScriptOptions {
   /** packetdrill's --tolerance_usecs (absolute slack per event). */
@@ -30,6 +31,8 @@ interface Event {
   tNs: bigint;
   order: number;
   lines: string[];
+  /** A blocking syscall's return (packetdrill's `+start...end`). */
+  endNs?: bigint;
   /** Printed before the lines, untimed. */
   comment?: string;
 }
@@ -72,7 +75,7 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   try {
     for (const k of mine) {
       const s = sys.map(k);
-      if (s.lines.length) events.push({ tNs: s.tNs, order: order++, lines: s.lines });
+      if (s.lines.length) events.push({ tNs: s.tNs, order: order++, lines: s.lines, ...(s.endNs !== undefined ? { endNs: s.endNs } : {}) });
     }
   } catch (e) {
     return { ok: false, why: e instanceof Error ? e.message : String(e) };
@@ -89,8 +92,18 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
 
   const space = new SeqSpace();
   const pktEvents: Event[] = [];
+  const sorted = [...pkts].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+  const race = finAckRace(sorted, mine, isIn, isOut);
   try {
-    for (const p of [...pkts].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0))) {
+    for (const p of sorted) {
+      if (race && p === race.ackedBy) {
+        // Either way the kernel goes, a pure ACK of the peer's FIN comes within the delayed-ACK time.
+        const pure = p.segment.flags.includes('F') ? { ...p.segment, flags: p.segment.flags.replace('F', '') } : p.segment;
+        const { line } = segmentLine(pure, '>', space);
+        pktEvents.push({ tNs: race.fin.tsNs, endNs: race.fin.tsNs + ACK_WINDOW_NS, order: order++, lines: [line],
+          comment: `the kernel ACKs the peer's FIN at once or up to 40 ms later (tcp_send_delayed_ack()), which varies between runs; the ${src.subject}'s close comes ${Number(DEFER_NS / 1_000_000n)} ms later than in the run so that the ACK is always a pure one` });
+        if (pure === p.segment) continue;
+      }
       if (isOut(p) && p.crafted) {
         // The lab spoke as the subject (e.g. an RST toward the client, crafted at the subject's end of
         // the link): not the kernel's segment, and packetdrill's peer needs no stand-in to receive it.
@@ -110,6 +123,15 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   } catch (e) {
     return { ok: false, why: e instanceof Error ? e.message : String(e) };
   }
+  if (race) {
+    // Everything from the application's close on moves later (see finack.ts).
+    for (const e of [...events, ...pktEvents]) {
+      if (e.tNs >= race.closeAtNs && !(e.endNs !== undefined && e.tNs === race.fin.tsNs)) {
+        e.tNs += DEFER_NS;
+        if (e.endNs !== undefined) e.endNs += DEFER_NS;
+      }
+    }
+  }
   const timeline = [...events, ...pktEvents].sort((a, b) => (a.tNs < b.tNs ? -1 : a.tNs > b.tNs ? 1 : a.order - b.order));
   const [remote] = remotes;
 
@@ -127,7 +149,7 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   const sysctls = Object.entries(c.sysctls).filter(([k]) => k.startsWith(`${src.subject}:`));
   let first = true;
   const stamp = (t: string) => {
-    const s = first ? '0' : `+${t}`;
+    const s = first ? (t.includes('...') ? `0${t.slice(t.indexOf('...'))}` : '0') : `+${t}`;
     first = false;
     return s.padStart(7);
   };
@@ -142,7 +164,9 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
     if (e.comment) out.push(`// ${e.comment}`);
     if (!e.lines.length) continue;
     const atMs = (e.tNs - t0 + 500_000n) / 1_000_000n;
-    const gap = seconds((atMs - prevMs) * 1_000_000n);
+    let gap = seconds((atMs - prevMs) * 1_000_000n);
+    // Both ends relative to the previous event: `+a~+b` for an outbound packet, `+a...b` for a blocking syscall.
+    if (e.endNs !== undefined) gap += `${e.lines[0]!.startsWith('>') ? '~+' : '...'}${seconds(((e.endNs - t0 + 500_000n) / 1_000_000n - prevMs) * 1_000_000n)}`;
     prevMs = atMs;
     e.lines.forEach((l, i) => out.push(`${stamp(i === 0 ? gap : '0')} ${l}`));
   }

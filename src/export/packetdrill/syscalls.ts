@@ -12,10 +12,19 @@ const STRERROR: Readonly<Record<string, string>> = {
 };
 
 export interface SyscallLines {
-  /** When the syscalls happen: at the call for ops that act, at the answer for ops that wait (accept, recv). */
+  /** When the syscalls happen: at the call, or for a call that waited and timed out, at its answer. */
   tNs: bigint;
+  /**
+   * Set for a call that blocked (accept, recv waiting for the peer): packetdrill's `start...end` form, so
+   * the kernel sees a waiting reader as in the run (a reader blocked in poll() when the peer's FIN comes
+   * changes whether the FIN is ACKed at once or with the application's own FIN).
+   */
+  endNs?: bigint;
   lines: string[];
 }
+
+/** A wait shorter than this is the peer's own latency, not blocking. */
+const BLOCKED_NS = 2_000_000n;
 
 export class SyscallMapper {
   private readonly fds = new Map<number, number>();
@@ -41,7 +50,8 @@ export class SyscallMapper {
     const r = call.result;
     const ok = r.ok === true;
     const err = (what: string) => `${what} = -1 ${String(r.code)}${STRERROR[String(r.code)] ? ` (${STRERROR[String(r.code)]})` : ''}`;
-    const at = (lines: string[], waits = false): SyscallLines => ({ tNs: waits ? call.endNs : call.startNs, lines });
+    const at = (lines: string[], waits = false): SyscallLines =>
+      waits && call.endNs - call.startNs >= BLOCKED_NS ? { tNs: call.startNs, endNs: call.endNs, lines } : { tNs: waits ? call.endNs : call.startNs, lines };
     switch (call.op) {
       case 'listen': {
         if (!ok) throw new Error(`peer listen failed (${String(r.code)}): a script needs the listener`);
@@ -65,7 +75,7 @@ export class SyscallMapper {
           // The peer's poll() gave up: nothing to read. packetdrill says so with a non-blocking read.
           const lines = this.nonblocking.has(fd) ? [] : [`fcntl(${fd}, F_SETFL, O_RDWR|O_NONBLOCK) = 0`];
           this.nonblocking.add(fd);
-          return at([...lines, `read(${fd}, ..., ${max}) = -1 EAGAIN (${STRERROR.EAGAIN})`], true);
+          return { tNs: call.endNs, lines: [...lines, `read(${fd}, ..., ${max}) = -1 EAGAIN (${STRERROR.EAGAIN})`] };
         }
         return at([`read(${fd}, ..., ${max}) = ${r.eof ? 0 : (r.bytes as number)}`], true);
       }
