@@ -76,8 +76,8 @@ describe('exportCase', () => {
       '+0.01 < S 1000000:1000000(0) win 64240 <mss 1460,nop,nop,TS val 500 ecr 0>',
       '+0 > S. 0:0(0) ack 1000001 win 64 <mss 1460,nop,nop,TS val 100 ecr 500>',
       '+0.001 < . 1:1(0) ack 1 win 64240 <nop,nop,TS val 501 ecr 100>',
-      // accept() blocked from 12 to 15 ms: packetdrill's blocking form, both ends relative.
-      '+0.001...0.004 accept(3, ..., ...) = 4',
+      // accept() ran 12..15 ms, after the handshake's ACK (11 ms): it did not block.
+      '+0.001 accept(3, ..., ...) = 4',
       '+0.008 close(4) = 0',
       '+0 > F. 1:1(0) ack 1 win 64 <nop,nop,TS val 110 ecr 501>',
       '+0.001 < F. 1:1(0) ack 2 win 64240 <nop,nop,TS val 502 ecr 110>',
@@ -100,6 +100,33 @@ describe('exportCase', () => {
     expect(body(r.script).at(-1)).toBe("+0.001 `ss -Htn state syn-recv 'sport = :8080' | grep -q .`");
     expect(body(r.script).some((l) => l.includes('> R'))).toBe(false);
     expect(parseScript(r.script).problems).toEqual([]);
+  });
+
+  it('writes a read that waited for the FIN as blocking, and takes the FIN/close ACK race out', () => {
+    const src = source();
+    const [syn, synAck, ack] = src.case.packets;
+    src.case.packets = [syn!, synAck!, ack!,
+      pkt(50, seg('<', 'F.', 1_000_001, 3_000_000_001, ts(510, 7000))),
+      // The kernel waited and put its ACK of the FIN on its own FIN (the run's way; it may go the other).
+      pkt(52, seg('>', 'F.', 3_000_000_001, 1_000_002, ts(7040, 510))),
+      pkt(53, seg('<', '.', 1_000_002, 3_000_000_002, ts(511, 7040))),
+    ];
+    src.case.peerCalls = [src.case.peerCalls![0]!, src.case.peerCalls![1]!,
+      call(30, 'recv', { sock: 2, timeoutMs: 2000 }, { data: '', bytes: 0, eof: true, timedOut: false }, 51),
+      call(52, 'shutdown', { sock: 2, how: 'wr' }, {})];
+    const r = exportCase(src);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(parseScript(r.script).problems).toEqual([]);
+    expect(body(r.script).slice(-6)).toEqual([
+      // recv() blocked from 30 ms until the FIN came at 50 ms.
+      '+0.018...0.038 read(4, ..., 65536) = 0',
+      '+0.02 < F. 1:1(0) ack 1 win 64240 <nop,nop,TS val 510 ecr 100>',
+      '+0~+0.045 > . 1:1(0) ack 2 win 64 <nop,nop,TS val 140 ecr 510>',
+      '+0.052 shutdown(4, SHUT_WR) = 0',
+      '+0 > F. 1:1(0) ack 2 win 64 <nop,nop,TS val 140 ecr 510>',
+      '+0.001 < . 2:2(0) ack 2 win 64240 <nop,nop,TS val 511 ecr 140>',
+    ]);
   });
 
   it('refuses a subject that connects out, and one that talks to two remotes', () => {

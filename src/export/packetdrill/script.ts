@@ -86,6 +86,14 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   const isIn = (p: PacketRecord) => addrs.includes(p.segment.dst) && p.segment.dport === port;
   const isOut = (p: PacketRecord) => addrs.includes(p.segment.src) && p.segment.sport === port;
   const pkts = c.packets.filter((p) => isIn(p) || isOut(p));
+  // A waiting call (accept, recv) returns when the segment it waited for arrives, not when the peer's
+  // answer reached us (that adds the machine's latency); one that found its segment already there did not block.
+  for (const e of events) {
+    if (e.endNs === undefined) continue;
+    const awaited = pkts.filter((p) => isIn(p) && p.tsNs >= e.tNs && p.tsNs <= e.endNs!).at(-1);
+    if (awaited) e.endNs = awaited.tsNs;
+    else delete e.endNs;
+  }
   const remotes = new Set(pkts.map((p) => (isIn(p) ? `${p.segment.src}:${p.segment.sport}` : `${p.segment.dst}:${p.segment.dport}`)));
   if (remotes.size !== 1) return { ok: false, why: `the subject talked to ${remotes.size} remote endpoints (${[...remotes].join(', ')}); packetdrill follows one socket under test` };
   if (!pkts.some(isOut)) return { ok: false, why: 'the subject sent no segment: there is nothing for a script to expect' };
