@@ -33,6 +33,8 @@ interface Event {
   lines: string[];
   /** A blocking syscall's return (packetdrill's `+start...end`). */
   endNs?: bigint;
+  /** An acting syscall's answer (see SyscallLines.answeredNs). */
+  answeredNs?: bigint;
   /** Printed before the lines, untimed. */
   comment?: string;
 }
@@ -75,7 +77,7 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   try {
     for (const k of mine) {
       const s = sys.map(k);
-      if (s.lines.length) events.push({ tNs: s.tNs, order: order++, lines: s.lines, ...(s.endNs !== undefined ? { endNs: s.endNs } : {}) });
+      if (s.lines.length) events.push({ tNs: s.tNs, order: order++, lines: s.lines, ...(s.endNs !== undefined ? { endNs: s.endNs } : {}), ...(s.answeredNs !== undefined ? { answeredNs: s.answeredNs } : {}) });
     }
   } catch (e) {
     return { ok: false, why: e instanceof Error ? e.message : String(e) };
@@ -89,6 +91,10 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   // A waiting call (accept, recv) returns when the segment it waited for arrives, not when the peer's
   // answer reached us (that adds the machine's latency); one that found its segment already there did not block.
   for (const e of events) {
+    if (e.answeredNs !== undefined) {
+      const sent = pkts.find((p) => isOut(p) && !p.crafted && p.tsNs >= e.tNs && p.tsNs <= e.answeredNs!);
+      if (sent) e.tNs = sent.tsNs;
+    }
     if (e.endNs === undefined) continue;
     const awaited = pkts.filter((p) => isIn(p) && p.tsNs >= e.tNs && p.tsNs <= e.endNs!).at(-1);
     if (awaited) e.endNs = awaited.tsNs;

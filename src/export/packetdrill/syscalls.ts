@@ -21,6 +21,11 @@ export interface SyscallLines {
    */
   endNs?: bigint;
   lines: string[];
+  /**
+   * For a call that acts (close, shutdown, send): when its answer came. The kernel did the work somewhere
+   * in between; a segment it sent then dates the syscall better than the request did (the peer's latency).
+   */
+  answeredNs?: bigint;
 }
 
 /** A wait shorter than this is the peer's own latency, not blocking. */
@@ -51,7 +56,8 @@ export class SyscallMapper {
     const ok = r.ok === true;
     const err = (what: string) => `${what} = -1 ${String(r.code)}${STRERROR[String(r.code)] ? ` (${STRERROR[String(r.code)]})` : ''}`;
     const at = (lines: string[], waits = false): SyscallLines =>
-      waits && call.endNs - call.startNs >= BLOCKED_NS ? { tNs: call.startNs, endNs: call.endNs, lines } : { tNs: waits ? call.endNs : call.startNs, lines };
+      waits && call.endNs - call.startNs >= BLOCKED_NS ? { tNs: call.startNs, endNs: call.endNs, lines }
+        : waits ? { tNs: call.endNs, lines } : { tNs: call.startNs, answeredNs: call.endNs, lines };
     switch (call.op) {
       case 'listen': {
         if (!ok) throw new Error(`peer listen failed (${String(r.code)}): a script needs the listener`);
