@@ -33,7 +33,7 @@ describe('exported scripts run by real packetdrill', () => {
 
   // The scripts must be able to fail: the same story with one thing changed, that the kernel answers otherwise.
   it.each([
-    ['rfc1337-rfc1337-0.pkt', 'tcp_rfc1337=1 keeps the TIME-WAIT: the old-ISN SYN gets an ACK, no SYN-RECV', (s: string) => s.replace('net.ipv4.tcp_rfc1337=0', 'net.ipv4.tcp_rfc1337=1')],
+    ['rfc1337-rfc1337-0.pkt', 'tcp_rfc1337=1 keeps the TIME-WAIT: the old-ISN SYN gets an ACK, no SYN-RECV', (s: string) => s.replace('`sysctl -q net.ipv4.tcp_rfc1337=0`', '`sysctl -q net.ipv4.tcp_rfc1337=1`')],
     ['timewait-syn-isn-above.pkt', 'an ISN below rcv_nxt is answered with an ACK, not a SYN-ACK', (s: string) => s.replace('< S 1100002:1100002(0)', '< S 900002:900002(0)')],
     ['paws-ts-missing.pkt', 'an older TSval on the last segment is dropped by PAWS', (s: string) => s.replace(/(< P\. 6:11\(5\) ack 1 win \d+)$/m, '$1 <nop,nop,TS val 999 ecr 100>')],
   ])('a changed %s fails (%s)', async (f, _why, change) => {

@@ -172,9 +172,12 @@ describe('parseScript', () => {
 describe('the scripts exported from real runs (docs/packetdrill/)', () => {
   const dir = join(__dirname, '..', '..', 'docs', 'packetdrill');
   const files = readdirSync(dir).filter((f) => f.endsWith('.pkt'));
-  it('cover every exportable case of the five labs', () => {
+  it('cover every exportable case of the five labs, for every subject a lab offers', () => {
     const expected = allLabs.filter((l) => (EXPORT_LABS as readonly string[]).includes(l.id)).flatMap((l) =>
-      l.cases.filter((c) => !exportRefusal(l.id, c.id, l.roles.subject, undefined)).map((c) => `${l.id}-${c.id}.pkt`));
+      [...new Set([l.roles.subject, ...(l.roles.choices ?? [])])].flatMap((subject) =>
+        l.cases.filter((c) => !exportRefusal(l.id, c.id, subject, undefined))
+          .map((c) => (subject === l.roles.subject ? `${l.id}-${c.id}.pkt` : `${l.id}-${subject}-${c.id}.pkt`))));
+    expect(expected.length).toBe(22);
     expect(expected.filter((f) => !files.includes(f))).toEqual([]);
   });
   it.each(files)('%s passes the syntax check', (f) => {
