@@ -26,6 +26,18 @@ describe('exported scripts run by real packetdrill', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tcplab-pd-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('packetdrill\'s own parser (--dry_run) reads every script the syntax checker accepts, and rejects a bad one', () => {
+    for (const f of scripts) {
+      expect(parseScript(readFileSync(join(DOCS, f), 'utf8')).problems, f).toEqual([]);
+      const r = spawnSync(bin(), ['--dry_run', join(DOCS, f)], { encoding: 'utf8' });
+      expect(r.status, `${f}: ${r.stderr}`).toBe(0);
+    }
+    const bad = join(dir, 'bad.pkt');
+    writeFileSync(bad, '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < .S 0:0(0) win 1\n');
+    expect(spawnSync(bin(), ['--dry_run', bad], { encoding: 'utf8' }).status).not.toBe(0);
+    expect(parseScript(readFileSync(bad, 'utf8')).problems.length).toBeGreaterThan(0);
+  });
+
   it.each(scripts)('%s passes on this kernel', async (f) => {
     const r = await verifyScript(bin(), join(DOCS, f));
     expect(r.ok, r.output).toBe(true);

@@ -1,14 +1,15 @@
 // tcplab export --packetdrill LAB[:CASE] --out DIR: runs the cases on this machine (root), writes one
 // packetdrill script per exportable case, refuses the others with the reason, and with --verify runs
 // each script with real packetdrill (TCPLAB_PACKETDRILL) in a namespace of its own.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Lab } from '../../lab/types.js';
 import { runLab } from '../../lab/runner.js';
 import { subjectOf } from '../../lab/placement.js';
 import { parseCommand } from '../../cli/args.js';
 import { EXIT, SkipError, UsageError } from '../../cli/exit.js';
 import { labPrivilegeProblem } from '../../cli/privileges.js';
+import { giveToInvoker } from '../../cli/owner.js';
 import { exportRefusal } from './exportable.js';
 import { DEFAULT_SCRIPT_OPTIONS, exportCase } from './script.js';
 import { packetdrillBinary, verifyScript } from './verify.js';
@@ -68,8 +69,15 @@ export async function cmdExport(argv: string[], findLab: (id: string) => Lab): P
     process.stderr.write(`tcplab: ${denied}\n`);
     return EXIT.ERROR;
   }
+  const startedMs = Date.now();
   const result = await runLab(lab, { cases: runnable.map((c) => c.id), subject, onProgress: (l) => process.stderr.write(l + '\n') });
+  // What mkdir creates (the top-most missing folder) goes to the user behind sudo, with the scripts;
+  // an existing folder is not walked (--out /tmp must not hand over anything else).
+  let top: string | undefined = resolve(v.out);
+  while (!existsSync(dirname(top)) && dirname(top) !== top) top = dirname(top);
+  if (existsSync(top)) top = undefined;
   mkdirSync(v.out, { recursive: true });
+  const files: string[] = [];
   let written = 0;
   let failed = 0;
   for (const c of result.cases) {
@@ -88,6 +96,7 @@ export async function cmdExport(argv: string[], findLab: (id: string) => Lab): P
     // A subject other than the lab's own is in the name: reuse's server-side scripts are not its story.
     const file = join(v.out, subject === lab.roles.subject ? `${lab.id}-${c.id}.pkt` : `${lab.id}-${subject}-${c.id}.pkt`);
     writeFileSync(file, r.script);
+    files.push(file);
     written++;
     let line = `${file}: ${r.events} events (run verdict ${c.verdict})`;
     if (bin) {
@@ -100,6 +109,7 @@ export async function cmdExport(argv: string[], findLab: (id: string) => Lab): P
     }
     process.stdout.write(line + '\n');
   }
+  giveToInvoker(top ? [top] : files, startedMs);
   if (!written) return EXIT.ERROR;
   return failed ? EXIT.DIFFERS : EXIT.OK;
 }
