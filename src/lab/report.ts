@@ -40,7 +40,7 @@ export interface CaseResult {
   columns?: readonly [LadderColumn, LadderColumn];
   pcap?: string;
   t0: bigint;
-  /** The socket calls the case's peers made, in order (for exporters such as packetdrill; not in the JSON). */
+  /** The socket calls the case's peers made, in order, with RunOptions.recordPeerCalls (for exporters such as packetdrill; not in the JSON). */
   peerCalls?: PeerCallRecord[];
 }
 

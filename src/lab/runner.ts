@@ -41,6 +41,8 @@ export interface RunOptions {
   jobs?: number;
   /** Live progress: called for every step and note as it happens. */
   onProgress?: (line: string) => void;
+  /** Keep every peer call of each case in CaseResult.peerCalls (for exporters; off by default). */
+  recordPeerCalls?: boolean;
 }
 
 export function nowNs(): bigint {
@@ -200,7 +202,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     let error: string | undefined;
     const peerCalls: PeerCallRecord[] = [];
     try {
-      await recordPeerCalls(peerCalls, () => lc.run(ctx));
+      await (opts.recordPeerCalls ? recordPeerCalls(peerCalls, () => lc.run(ctx)) : lc.run(ctx));
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       progress(`     ERROR ${error}`);
@@ -248,7 +250,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
       columns: ctx.columns,
       pcap,
       t0,
-      peerCalls,
+      ...(opts.recordPeerCalls ? { peerCalls } : {}),
     };
   };
   const cases: CaseResult[] = [];

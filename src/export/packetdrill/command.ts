@@ -70,7 +70,7 @@ export async function cmdExport(argv: string[], findLab: (id: string) => Lab): P
     return EXIT.ERROR;
   }
   const startedMs = Date.now();
-  const result = await runLab(lab, { cases: runnable.map((c) => c.id), subject, onProgress: (l) => process.stderr.write(l + '\n') });
+  const result = await runLab(lab, { cases: runnable.map((c) => c.id), subject, recordPeerCalls: true, onProgress: (l) => process.stderr.write(l + '\n') });
   // What mkdir creates (the top-most missing folder) goes to the user behind sudo, with the scripts;
   // an existing folder is not walked (--out /tmp must not hand over anything else).
   let top: string | undefined = resolve(v.out);
