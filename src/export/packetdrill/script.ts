@@ -8,6 +8,7 @@ import { SeqSpace } from './seqspace.js';
 import { segmentLine } from './segment-line.js';
 import { SyscallMapper } from './syscalls.js';
 import { ACK_WINDOW_NS, DEFER_NS, finAckRace } from './finack.js';
+import { renderScript } from './render.js';
 
 export interface ScriptOptions {
   /** packetdrill's --tolerance_usecs (absolute slack per event). */
@@ -27,7 +28,7 @@ export interface CaseSource {
 
 export type ExportResult = { ok: true; script: string; events: number } | { ok: false; why: string };
 
-interface Event {
+export interface Event {
   tNs: bigint;
   order: number;
   lines: string[];
@@ -53,11 +54,6 @@ function subjectPeer(calls: readonly PeerCallRecord[], addrs: readonly string[])
   return calls.find(owns)?.peer;
 }
 
-function seconds(ns: bigint): string {
-  // Milliseconds are what packetdrill's tolerance works in; finer digits would only be noise.
-  const ms = Number(ns / 1_000_000n) + (Number(ns % 1_000_000n) >= 500_000 ? 1 : 0);
-  return ms === 0 ? '0' : (ms / 1000).toFixed(3).replace(/0+$/, '').replace(/\.$/, '');
-}
 
 export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT_OPTIONS): ExportResult {
   const c = src.case;
@@ -88,18 +84,7 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   const isIn = (p: PacketRecord) => addrs.includes(p.segment.dst) && p.segment.dport === port;
   const isOut = (p: PacketRecord) => addrs.includes(p.segment.src) && p.segment.sport === port;
   const pkts = c.packets.filter((p) => isIn(p) || isOut(p));
-  // A waiting call (accept, recv) returns when the segment it waited for arrives, not when the peer's
-  // answer reached us (that adds the machine's latency); one that found its segment already there did not block.
-  for (const e of events) {
-    if (e.answeredNs !== undefined) {
-      const sent = pkts.find((p) => isOut(p) && !p.crafted && p.tsNs >= e.tNs && p.tsNs <= e.answeredNs!);
-      if (sent) e.tNs = sent.tsNs;
-    }
-    if (e.endNs === undefined) continue;
-    const awaited = pkts.filter((p) => isIn(p) && p.tsNs >= e.tNs && p.tsNs <= e.endNs!).at(-1);
-    if (awaited) e.endNs = awaited.tsNs;
-    else delete e.endNs;
-  }
+  dateSyscalls(events, pkts, isIn, isOut);
   const remotes = new Set(pkts.map((p) => (isIn(p) ? `${p.segment.src}:${p.segment.sport}` : `${p.segment.dst}:${p.segment.dport}`)));
   if (remotes.size !== 1) return { ok: false, why: `the subject talked to ${remotes.size} remote endpoints (${[...remotes].join(', ')}); packetdrill follows one socket under test` };
   if (!pkts.some(isOut)) return { ok: false, why: 'the subject sent no segment: there is nothing for a script to expect' };
@@ -149,40 +134,25 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
   const timeline = [...events, ...pktEvents].sort((a, b) => (a.tNs < b.tNs ? -1 : a.tNs > b.tNs ? 1 : a.order - b.order));
   const [remote] = remotes;
 
-  const out: string[] = [];
-  out.push(`// tcplab ${src.labId} --case ${c.id}: ${c.title}`);
-  out.push(`// Exported by \`tcplab export --packetdrill ${src.labId}:${c.id}\` from a run on ${src.kernel} (case verdict ${c.verdict}).`);
-  out.push(`// The ${src.subject} is the kernel socket under test; packetdrill plays its peer (${remote} in the run).`);
-  out.push('// What the lab checked in that run (a failing replay means the kernel now answers otherwise):');
-  for (const k of c.checks) out.push(`//   ${k.verdict} ${k.id}: ${k.title}: observed ${JSON.stringify(k.observed)}, expected ${k.expected}`);
-  out.push(`--tolerance_usecs=${opts.toleranceUsecs}`);
-  out.push(`--tolerance_percent=${opts.tolerancePercent}`);
-  out.push('--tcp_ts_ecr_scaled');
-  if (port !== 8080) out.push(`--bind_port=${port}`);
-  out.push('');
-  const sysctls = Object.entries(c.sysctls).filter(([k]) => k.startsWith(`${src.subject}:`));
-  let first = true;
-  const stamp = (t: string) => {
-    const s = first ? (t.includes('...') ? `0${t.slice(t.indexOf('...'))}` : '0') : `+${t}`;
-    first = false;
-    return s.padStart(7);
-  };
-  for (const [k, v] of sysctls) {
-    const name = k.slice(src.subject.length + 1);
-    const value = /\s/.test(v) ? `"${v}"` : v;
-    out.push(`${stamp('0')} \`sysctl -q ${name}=${value}\``);
+  const script = renderScript({ src, opts, port, remote: remote!, timeline });
+  return { ok: true, script, events: timeline.length };
+}
+
+/**
+ * Dates the subject's syscalls by the segments around them rather than by the peer's request and answer
+ * (they carry the machine's latency, up to 19 ms measured here, beyond packetdrill's tolerance): a call
+ * that acted (close, shutdown, write) at the segment it made; a call that waited (accept, recv) ends when
+ * the segment it waited for came, and one that found its segment already there did not block.
+ */
+function dateSyscalls(events: Event[], pkts: readonly PacketRecord[], isIn: (p: PacketRecord) => boolean, isOut: (p: PacketRecord) => boolean): void {
+  for (const e of events) {
+    if (e.answeredNs !== undefined) {
+      const sent = pkts.find((p) => isOut(p) && !p.crafted && p.tsNs >= e.tNs && p.tsNs <= e.answeredNs!);
+      if (sent) e.tNs = sent.tsNs;
+    }
+    if (e.endNs === undefined) continue;
+    const awaited = pkts.filter((p) => isIn(p) && p.tsNs >= e.tNs && p.tsNs <= e.endNs!).at(-1);
+    if (awaited) e.endNs = awaited.tsNs;
+    else delete e.endNs;
   }
-  const t0 = timeline.find((e) => e.lines.length)!.tNs;
-  let prevMs = 0n;
-  for (const e of timeline) {
-    if (e.comment) out.push(`// ${e.comment}`);
-    if (!e.lines.length) continue;
-    const atMs = (e.tNs - t0 + 500_000n) / 1_000_000n;
-    let gap = seconds((atMs - prevMs) * 1_000_000n);
-    // Both ends relative to the previous event: `+a~+b` for an outbound packet, `+a...b` for a blocking syscall.
-    if (e.endNs !== undefined) gap += `${e.lines[0]!.startsWith('>') ? '~+' : '...'}${seconds(((e.endNs - t0 + 500_000n) / 1_000_000n - prevMs) * 1_000_000n)}`;
-    prevMs = atMs;
-    e.lines.forEach((l, i) => out.push(`${stamp(i === 0 ? gap : '0')} ${l}`));
-  }
-  return { ok: true, script: out.join('\n') + '\n', events: timeline.length };
 }
