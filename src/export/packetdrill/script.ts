@@ -140,7 +140,7 @@ export function exportCase(src: CaseSource, opts: ScriptOptions = DEFAULT_SCRIPT
 
 /**
  * Dates the subject's syscalls by the segments around them rather than by the peer's request and answer
- * (they carry the machine's latency, up to 19 ms measured here, beyond packetdrill's tolerance): a call
+ * (they carry the machine's latency: 11 to 44 ms measured here, beyond packetdrill's tolerance): a call
  * that acted (close, shutdown, write) at the segment it made; a call that waited (accept, recv) ends when
  * the segment it waited for came, and one that found its segment already there did not block.
  */
