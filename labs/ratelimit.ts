@@ -5,7 +5,8 @@
 // withheld ones from TcpExt.TCPACKSkippedTimeWait. With the sysctl at 0 nothing is withheld.
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { counting, packets, probeServer, tcpOnly } from './common.js';
+import { counting, packets, tcpOnly } from '../src/lab/evidence.js';
+import { probeServer } from '../src/lab/fixtures.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import { sendTw, serverTimeWaits, TW_SEGMENTS, type TwSegment } from './tw-probe.js';
 

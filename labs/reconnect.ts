@@ -8,7 +8,8 @@ import { anyVersion, type Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
-import { classifyReply, counting, packets, pair, sockLineOr, tcpOnly, waitSocket } from './common.js';
+import { classifyReply, counting, packets, sockLineOr, tcpOnly, waitSocket } from '../src/lab/evidence.js';
+import { pair } from '../src/lab/fixtures.js';
 import { synSchedule } from './syn-retries.js';
 import { jiffyMs, localHz, timerTolerance } from './timers.js';
 

@@ -5,7 +5,8 @@
 import type { Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { packets, pair } from './common.js';
+import { packets } from '../src/lab/evidence.js';
+import { pair } from '../src/lab/fixtures.js';
 import { timerTolerance } from './timers.js';
 
 const SERVER_PORT = 8080;

@@ -6,7 +6,9 @@ import type { CaseContext } from '../src/lab/types.js';
 import type { SocketEntry } from '../src/testbed/ss.js';
 import { CraftedConn } from '../src/wire/crafted.js';
 import type { PeerClient } from '../src/peer/client.js';
-import { socketOf, type Endpoint, type Probe } from './common.js';
+import { socketOf } from '../src/lab/evidence.js';
+import type { Endpoint } from '../src/wire/types.js';
+import type { Probe } from '../src/lab/fixtures.js';
 
 export interface ServerTimeWait {
   conn: CraftedConn;

@@ -5,7 +5,8 @@
 // ephemeral port, so every connect() must reuse the TIME-WAIT: it is retried until it succeeds.
 import type { Expected } from '../src/lab/expect.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { packets, pair, sockLineOr, waitSocket } from './common.js';
+import { packets, sockLineOr, waitSocket } from '../src/lab/evidence.js';
+import { pair } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const CLIENT_PORT = 40600;

@@ -5,7 +5,8 @@
 import { anyVersion, type Expectation } from '../src/lab/expect.js';
 import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
-import { classifyReply, counting, packets, probeServer, sockLineOr, tcpOnly } from './common.js';
+import { classifyReply, counting, packets, sockLineOr, tcpOnly } from '../src/lab/evidence.js';
+import { probeServer } from '../src/lab/fixtures.js';
 import { sendTw, serverTimeWaits, timerOf, TW_SEGMENTS, type TwSegment } from './tw-probe.js';
 
 const SERVER_PORT = 8080;

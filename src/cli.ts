@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tcplab list | run <lab|all> | report | clean | matrix | inspect | help | --version
+// tcplab list | run <lab|all> | report | clean | matrix | inspect | export | help | --version
 // Exit codes: src/cli/exit.ts (README "Exit codes"). Data goes to stdout, progress and messages to stderr.
 import { existsSync, mkdirSync, readFileSync, writeFileSync as writeFile } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +28,7 @@ import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
 import { terminalClassroom } from './serve/terminal.js';
 import { cmdServe } from './cli/serve.js';
+import { cmdExport } from './export/packetdrill/command.js';
 
 /** Writes a report file, making its folder first (firstMissing() saw what that creates). */
 function writeFileSync(path: string, data: string): void {
@@ -363,6 +364,7 @@ async function dispatch(cmd: string | undefined, rest: string[]): Promise<number
     case 'report': return cmdReport(rest);
     case 'matrix': return cmdMatrix(rest);
     case 'serve': return cmdServe(rest);
+    case 'export': return cmdExport(rest, findLab);
     case 'help': return help(rest);
     case '--help': case '-h': return help([]);
     case '--version': case '-V': case 'version':

@@ -3,6 +3,7 @@ import { INSPECT_USAGE } from './inspect.js';
 import { MATRIX_USAGE } from './matrix.js';
 import { STACKS } from '../targets/registry.js';
 import { SERVE_USAGE } from './serve.js';
+import { EXPORT_USAGE } from '../export/packetdrill/command.js';
 
 const LIST = `  tcplab list                       the labs and their cases, and where each can run`;
 
@@ -57,6 +58,7 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   matrix: MATRIX_USAGE,
   serve: SERVE_USAGE,
   inspect: INSPECT_USAGE,
+  export: EXPORT_USAGE,
   help: HELP,
 };
 

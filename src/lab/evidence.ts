@@ -8,7 +8,7 @@ import type { PacketRecord } from './packets.js';
 import type { TargetHost } from './stack.js';
 
 export function toRecord(p: Captured, point: string): PacketRecord | undefined {
-  return p.segment ? { tsNs: p.tsNs, dir: p.dir, point, segment: p.segment } : undefined;
+  return p.segment ? { tsNs: p.tsNs, dir: p.dir, point, segment: p.segment, ...(p.crafted ? { crafted: true } : {}) } : undefined;
 }
 
 /** A Wire's capture as the runner wants it: decoded records for ladders and checks, frames for the pcap. */

@@ -11,6 +11,8 @@ export interface PacketRecord {
   segment: Segment;
   /** Its frame number in the case's capture file (as Wireshark shows it), once the runner numbered them. */
   frame?: number;
+  /** Sent by the lab's Wire (a crafted segment), not by a kernel; absent: not known to be crafted. */
+  crafted?: boolean;
 }
 
 /** A line of narration placed in the timeline between packets: a syscall result, a socket state. */

@@ -3,6 +3,7 @@
 import type { LadderColumn } from './ladder.js';
 import type { StackInfo } from './kernel.js';
 import type { NoteRecord, PacketJson, PacketRecord } from './packets.js';
+import type { PeerCallRecord } from '../peer/record.js';
 
 export type Verdict = 'PASS' | 'DIFFERS' | 'ERROR';
 
@@ -39,6 +40,8 @@ export interface CaseResult {
   columns?: readonly [LadderColumn, LadderColumn];
   pcap?: string;
   t0: bigint;
+  /** The socket calls the case's peers made, in order, with RunOptions.recordPeerCalls (for exporters such as packetdrill; not in the JSON). */
+  peerCalls?: PeerCallRecord[];
 }
 
 export interface LabResult {

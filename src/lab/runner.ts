@@ -15,6 +15,7 @@ import type { LabTarget } from './stack.js';
 import type { LiveCase, LiveObserver } from './live.js';
 import { caseUnsupported, labUnsupported, subjectOf } from './placement.js';
 import { numberFrames, writeCaseCapture, type PacketReader, type PcapFormat } from './capture-file.js';
+import { recordPeerCalls, type PeerCallRecord } from '../peer/record.js';
 
 export interface RunOptions {
   /** Only these case ids. */
@@ -51,6 +52,8 @@ export interface RunOptions {
    * and sysctls as they are made. Cases then run one at a time (--jobs is ignored).
    */
   live?: LiveObserver;
+  /** Keep every peer call of each case in CaseResult.peerCalls (for exporters; off by default). */
+  recordPeerCalls?: boolean;
 }
 
 const byTime = (a: { tsNs: bigint }, b: { tsNs: bigint }) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0);
@@ -224,8 +227,9 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
     const ctx = new Context(stack, target, subject, lab.id, lc.id, signal, scale, progress, t0, opts.overrides ?? {}, opts.onProgress !== undefined && jobs === 1);
     const watch = opts.live ? watchCase(ctx, opts.live, { lab, lc, t0 }) : undefined;
     let error: string | undefined;
+    const peerCalls: PeerCallRecord[] = [];
     try {
-      await lc.run(ctx);
+      await (opts.recordPeerCalls ? recordPeerCalls(peerCalls, () => lc.run(ctx)) : lc.run(ctx));
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       progress(`     ERROR ${error}`);
@@ -281,6 +285,7 @@ export async function runLab(lab: Lab, opts: RunOptions = {}): Promise<LabResult
       columns: ctx.columns,
       pcap,
       t0,
+      ...(opts.recordPeerCalls ? { peerCalls } : {}),
     };
     opts.live?.caseEnd?.({ lab, lc, t0 }, result);
     return result;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../wire/native.js';
+import { notePeerCall, realtimeNowNs } from './record.js';
 import type { PeerFailure, PeerOp, PeerOps, PeerOutcome, PeerResponse } from './protocol.js';
 
 export class PeerError extends Error {
@@ -118,6 +119,7 @@ export class PeerClient implements AsyncDisposable {
     if (this.exited) return Promise.reject(new Error(`peer already exited (code ${this.exited.code})`));
     const id = this.nextId++;
     const own = (args as { timeoutMs?: number }).timeoutMs ?? 5000; // the peer's own default for send
+    const startNs = realtimeNowNs();
     return new Promise<PeerOutcome<K>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -126,6 +128,7 @@ export class PeerClient implements AsyncDisposable {
       this.pending.set(id, {
         resolve: (r) => {
           const { id: _id, ...rest } = r;
+          notePeerCall(this, this.netns, op, args as Record<string, unknown>, rest, startNs);
           resolve(rest as unknown as PeerOutcome<K>);
         },
         reject,

@@ -41,6 +41,8 @@ export interface Captured {
   csumOffloaded: boolean;
   /** Length on the wire (data.length unless the frame was longer than 64 KiB). */
   origLen: number;
+  /** This Wire sent it (send/sendBatch: a crafted segment), rather than a kernel. */
+  readonly crafted: boolean;
 }
 
 export interface WireStats extends CaptureStats {
@@ -94,6 +96,15 @@ function datagramDst(d: Uint8Array, offset = 0): string | undefined {
   return undefined;
 }
 
+/** An IPv4/IPv6 datagram's TCP part (header and payload, checksum included): the kernel rewrites IP id and checksum, never these. */
+function tcpKey(ip: Uint8Array): string {
+  const v = ip[0]! >> 4;
+  const off = v === 4 ? (ip[0]! & 0x0f) * 4 : 40;
+  // The IP length, not the frame's: a short frame may carry Ethernet padding.
+  const len = Math.min(ip.length, v === 4 ? (ip[2]! << 8) | ip[3]! : 40 + ((ip[4]! << 8) | ip[5]!));
+  return Buffer.from(ip.buffer, ip.byteOffset + off, Math.max(0, len - off)).toString('hex');
+}
+
 class CapturedPacket implements Captured {
   readonly link = 'ethernet' as const;
   readonly tsSource = 'kernel' as const;
@@ -105,7 +116,7 @@ class CapturedPacket implements Captured {
   private decoded = false;
   private seg: Segment | undefined;
   private err: string | undefined;
-  constructor(raw: RawCaptured, readonly ifname: string) {
+  constructor(raw: RawCaptured, readonly ifname: string, private readonly sentKeys: ReadonlySet<string>) {
     this.data = raw.data;
     this.tsNs = raw.tsNs;
     this.dir = raw.dir;
@@ -125,6 +136,9 @@ class CapturedPacket implements Captured {
   get segment(): Segment | undefined {
     this.run();
     return this.seg;
+  }
+  get crafted(): boolean {
+    return this.sentKeys.size > 0 && this.data.length > 14 && this.sentKeys.has(tcpKey(this.data.subarray(14)));
   }
   get decodeError(): string | undefined {
     this.run();
@@ -185,6 +199,8 @@ export class Wire implements AsyncDisposable {
   private raw: RawSender | undefined;
   private packet: PacketSender | undefined;
   private sent = 0;
+  /** The TCP bytes of what send()/sendBatch() sent, so captures can tell crafted segments from the kernel's. */
+  private readonly sentKeys = new Set<string>();
   private closedFlag = false;
 
   private constructor(private readonly opts: WireOptions) {}
@@ -260,6 +276,7 @@ export class Wire implements AsyncDisposable {
     const t = realtimeNs();
     this.raw!.send(d);
     this.sent++;
+    this.sentKeys.add(tcpKey(d));
     return t;
   }
 
@@ -270,6 +287,7 @@ export class Wire implements AsyncDisposable {
     const ds = segs.map((s, i) => this.toDatagram(s, `sendBatch[${i}]`));
     const t = realtimeNs();
     this.sent += this.raw!.sendBatch(ds);
+    for (const d of ds) this.sentKeys.add(tcpKey(d));
     return t;
   }
 
@@ -302,7 +320,7 @@ export class Wire implements AsyncDisposable {
 
   private onPackets(batch: RawCaptured[]): void {
     for (const raw of batch) {
-      const p = new CapturedPacket(raw, this.opts.ifname);
+      const p = new CapturedPacket(raw, this.opts.ifname, this.sentKeys);
       this.all.push(p);
       for (const s of this.subscribers) s.push(p);
       for (const w of this.waiters) {
