@@ -28,7 +28,7 @@ import { giveToInvoker } from './cli/owner.js';
 import { labPrivilegeProblem } from './cli/privileges.js';
 import { terminalClassroom } from './serve/terminal.js';
 import { cmdServe } from './cli/serve.js';
-import { cmdExport } from './export/packetdrill/command.js';
+import { cmdExport } from './cli/export.js';
 
 /** Writes a report file, making its folder first (firstMissing() saw what that creates). */
 function writeFileSync(path: string, data: string): void {

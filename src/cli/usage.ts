@@ -3,7 +3,7 @@ import { INSPECT_USAGE } from './inspect.js';
 import { MATRIX_USAGE } from './matrix.js';
 import { STACKS } from '../targets/registry.js';
 import { SERVE_USAGE } from './serve.js';
-import { EXPORT_USAGE } from '../export/packetdrill/command.js';
+import { EXPORT_USAGE } from './export.js';
 
 const LIST = `  tcplab list                       the labs and their cases, and where each can run`;
 

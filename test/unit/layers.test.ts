@@ -17,7 +17,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   labs: ['src/wire', 'src/peer', 'src/testbed', 'src/lab'],
   'src/inspect': ['src/wire', 'src/lab'],
   'src/report': ['src/wire', 'src/lab', 'src/inspect'],
-  'src/export': ['src/wire', 'src/testbed', 'src/lab', 'src/report'],
+  'src/export': ['src/wire', 'src/peer', 'src/testbed', 'src/lab', 'src/report'],
   'src/matrix': ['src/wire', 'src/testbed', 'src/lab', 'src/targets', 'labs', 'src/report'],
   'src/serve': ['src/wire', 'src/peer', 'src/testbed', 'src/lab', 'src/targets', 'labs', 'src/report', 'src/inspect'],
   'src/cli': ['src/wire', 'src/peer', 'src/testbed', 'src/lab', 'src/targets', 'labs', 'src/inspect', 'src/report', 'src/export', 'src/matrix', 'src/serve'],
@@ -38,8 +38,10 @@ function tsFiles(dir: string): string[] {
 }
 
 /** Relative imports of a module (static, type-only, re-exports and dynamic import()), as repo paths. */
-function importsOf(file: string): string[] {
-  const src = readFileSync(join(ROOT, file), 'utf8');
+function importsOf(file: string, runtimeOnly = false): string[] {
+  let src = readFileSync(join(ROOT, file), 'utf8');
+  // `import type` is erased at run time: it orders no module loading, so it cannot make a load cycle.
+  if (runtimeOnly) src = src.replace(/(?:^|\n)\s*(?:import|export) type\b[^;]*;/g, '\n');
   const out: string[] = [];
   for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"](\.[^'"]+)['"]/g)) {
     const spec = m[1] ?? m[2] ?? m[3]!;
@@ -81,6 +83,7 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[] {
 
 const files = [...tsFiles('src'), ...tsFiles('labs')];
 const graph = new Map(files.map((f) => [f, importsOf(f)]));
+const runtimeGraph = new Map(files.map((f) => [f, importsOf(f, true)]));
 
 describe('layers', () => {
   it('every module is in a declared layer', () => {
@@ -97,8 +100,8 @@ describe('layers', () => {
     expect(missing).toEqual([]);
   });
 
-  it('no import cycles', () => {
-    expect(cycles(graph)).toEqual([]);
+  it('no import cycles among the imports that load modules (type-only imports are erased)', () => {
+    expect(cycles(runtimeGraph)).toEqual([]);
   });
 
   it('the checks see a planted upward import and a planted cycle', () => {

@@ -3,16 +3,16 @@
 // each script with real packetdrill (TCPLAB_PACKETDRILL) in a namespace of its own.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Lab } from '../../lab/types.js';
-import { runLab } from '../../lab/runner.js';
-import { subjectOf } from '../../lab/placement.js';
-import { parseCommand } from '../../cli/args.js';
-import { EXIT, SkipError, UsageError } from '../../cli/exit.js';
-import { labPrivilegeProblem } from '../../cli/privileges.js';
-import { giveToInvoker } from '../../cli/owner.js';
-import { exportRefusal } from './exportable.js';
-import { DEFAULT_SCRIPT_OPTIONS, exportCase } from './script.js';
-import { packetdrillBinary, verifyScript } from './verify.js';
+import type { Lab } from '../lab/types.js';
+import { runLab } from '../lab/runner.js';
+import { subjectOf } from '../lab/placement.js';
+import { parseCommand } from './args.js';
+import { EXIT, SkipError, UsageError } from './exit.js';
+import { labPrivilegeProblem } from './privileges.js';
+import { giveToInvoker } from './owner.js';
+import { exportRefusal } from '../export/packetdrill/exportable.js';
+import { DEFAULT_SCRIPT_OPTIONS, exportCase } from '../export/packetdrill/script.js';
+import { packetdrillBinary, verifyScript } from '../export/packetdrill/verify.js';
 
 export const EXPORT_USAGE = `  tcplab export --packetdrill <lab>[:CASE] --out DIR [options]
                                     run the case(s) here (root) and write each as a packetdrill script
