@@ -9,7 +9,7 @@ import type { PacketRecord } from '../src/lab/packets.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { seqAdd } from '../src/wire/seq.js';
 import { classifyReply, counting, packets, sockLineOr, tcpOnly, waitSocket } from '../src/lab/evidence.js';
-import { pair } from '../src/lab/fixtures.js';
+import { connectOn, pair } from '../src/lab/fixtures.js';
 import { synSchedule } from './syn-retries.js';
 import { jiffyMs, localHz, timerTolerance } from './timers.js';
 
@@ -66,14 +66,11 @@ function labCase(rc: ReconnectCase): LabCase {
       const linear = Number(await p.a.sysctl.get('net.ipv4.tcp_syn_linear_timeouts').catch(() => '0'));
       ctx.sysctl('client', 'net.ipv4.tcp_syn_linear_timeouts', String(linear));
       const hz = localHz(); // the client, whose timers are timed, is this machine's kernel on a target too
-      ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
 
-      const cli = await p.a.peer();
-      const srv = await p.b.peer();
-      const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-      const con = await cli.call('connect', { addr: p.bAddr, port: SERVER_PORT, timeoutMs: 3000 });
-      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 3000 });
-      const cport = con.localPort;
+      const c = await connectOn(ctx, p, SERVER_PORT, 3000);
+      const { cli, srv } = c;
+      const [l, con, acc] = [{ sock: c.lsock }, { sock: c.csock }, { sock: c.ssock }];
+      const cport = c.local.port;
       const local = { addr: p.aAddr, port: cport };
       const remote = { addr: p.bAddr, port: SERVER_PORT };
       const fromServer = (x: PacketRecord) => x.segment.src === p.bAddr && x.segment.sport === SERVER_PORT && x.segment.dport === cport;

@@ -6,7 +6,7 @@
 import type { Expected } from '../src/lab/expect.js';
 import type { CaseContext, Lab, LabCase } from '../src/lab/types.js';
 import { packets, sockLineOr, waitSocket } from '../src/lab/evidence.js';
-import { pair } from '../src/lab/fixtures.js';
+import { connectOn, pair } from '../src/lab/fixtures.js';
 
 const SERVER_PORT = 8080;
 const CLIENT_PORT = 40600;
@@ -39,13 +39,10 @@ function labCase(delayMs: number, label: string): LabCase {
       } else {
         ctx.sysctl('client', 'net.ipv4.tcp_tw_reuse_delay', `absent (${client.release} < 6.14)`);
       }
-      ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
-      const cli = await p.a.peer();
-      const srv = await p.b.peer();
-      const l = await srv.call('listen', { addr: p.bAddr, port: SERVER_PORT, reuseAddr: true });
-      const con = await cli.call('connect', { addr: p.bAddr, port: SERVER_PORT, timeoutMs: 3000 });
-      const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 3000 });
-      const cport = con.localPort;
+      const c = await connectOn(ctx, p, SERVER_PORT, 3000);
+      const { cli, srv } = c;
+      const [con, acc] = [{ sock: c.csock }, { sock: c.ssock }];
+      const cport = c.local.port;
       await ctx.step(`client ${p.aAddr}:${cport} (its only ephemeral port) connects; the client closes first, then the server`);
       await cli.call('close', { sock: con.sock });
       await srv.call('recv', { sock: acc.sock, timeoutMs: 3000 });

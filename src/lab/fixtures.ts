@@ -157,12 +157,17 @@ export interface Connected {
 /** Client and server hosts with pinned sysctls, a listening server, and one established connection. */
 export async function connectedPair(ctx: CaseContext, sysctls: { client?: Sysctls; server?: Sysctls }, serverPort: number): Promise<Connected> {
   const p = await pair(ctx, ['client', 'server'], { client: sysctls.client ?? {}, server: sysctls.server ?? {} }, { port: serverPort });
+  return connectOn(ctx, p, serverPort);
+}
+
+/** On a pair made already (a = client, b = server): the ladder's columns, peers, a listener and one connection. */
+export async function connectOn(ctx: CaseContext, p: Pair, serverPort: number, timeoutMs = 2000): Promise<Connected> {
   ctx.setColumns([{ label: 'client', addrs: [p.aAddr] }, { label: 'server', addrs: [p.bAddr] }]);
   const cli = await p.a.peer();
   const srv = await p.b.peer();
   const l = await srv.call('listen', { addr: p.bAddr, port: serverPort, reuseAddr: true });
-  const con = await cli.call('connect', { addr: p.bAddr, port: serverPort, timeoutMs: 2000 });
-  const acc = await srv.call('accept', { sock: l.sock, timeoutMs: 2000 });
+  const con = await cli.call('connect', { addr: p.bAddr, port: serverPort, timeoutMs });
+  const acc = await srv.call('accept', { sock: l.sock, timeoutMs });
   const cport = con.localPort;
   return {
     p, cli, srv, lsock: l.sock, csock: con.sock, ssock: acc.sock,

@@ -1,24 +1,18 @@
 // Captured.crafted: a Wire tells the segments it sent itself from the kernel's (exporters such as
 // packetdrill's leave the lab's own segments out). IPv4 and IPv6, a short frame (an RST: Ethernet padding
 // must not hide it), and the kernel's answers never marked.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns-pair.js';
+import type { NetnsPair } from '../helpers/netns-pair.js';
 import { Wire } from '../../src/wire/wire.js';
-import { startListener } from './wire-helpers.js';
+import { usePairWithListener } from './wire-helpers.js';
 
 describe('Wire: crafted segments are marked', () => {
   requireRoot();
   let pair: NetnsPair;
-  let listener: ChildProcess | undefined;
-  beforeAll(async () => {
-    pair = createNetnsPair();
-    listener = await startListener(pair.b, 8080);
-  });
-  afterAll(() => {
-    listener?.kill('SIGKILL');
-    pair?.dispose();
+  const usePair = usePairWithListener(8080);
+  beforeAll(() => {
+    pair = usePair();
   });
 
   for (const family of [4, 6] as const) {

@@ -1,6 +1,8 @@
 // Hand-built IPv4/TCP packets and a hand parser for the wire tests (independent of native/segment.cc),
 // plus a kernel listener in a namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
 
 function csum(buf: Uint8Array, start = 0): number {
   let s = start;
@@ -126,4 +128,23 @@ export function startListener(netns: string, port: number): Promise<ChildProcess
     });
     child.on('exit', (c) => reject(new Error(`listener exited with ${c}`)));
   });
+}
+
+/**
+ * The wire tests' fixture inside a describe(): a fresh namespace pair with a TCP listener on b:`port`,
+ * made before the tests and removed after them (and checked gone). The getter gives the pair.
+ */
+export function usePairWithListener(port = 8080): () => NetnsPair {
+  let pair: NetnsPair | undefined;
+  let listener: ChildProcess | undefined;
+  beforeAll(async () => {
+    pair = createNetnsPair();
+    listener = await startListener(pair.b, port);
+  });
+  afterAll(() => {
+    listener?.kill('SIGKILL');
+    pair?.dispose();
+    if (pair) expect(listTcplabNetns().filter((n) => n === pair!.a || n === pair!.b)).toEqual([]);
+  });
+  return () => pair!;
 }

@@ -1,30 +1,23 @@
 // The raw sockets against a real kernel: a ghost-address SYN from namespace a to a listener in b, captured
 // on a's veth. Packets are built and parsed by hand here so this test does not depend on the encoder.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
-import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
+import type { NetnsPair } from '../helpers/netns-pair.js';
 import { compileMatch } from '../../src/wire/bpf.js';
 import { openCapture, type RawCaptured } from '../../src/wire/capture.js';
 import { interfaceInfo, netnsId, threadNetnsId } from '../../src/wire/netns.js';
 import { openPacketSender, openRawSender } from '../../src/wire/sender.js';
 import { addonPath } from '../../src/wire/native.js';
-import { buildTcp4, parseFrame, startListener, waitFor } from './wire-helpers.js';
+import { buildTcp4, parseFrame, waitFor, usePairWithListener } from './wire-helpers.js';
 
 describe('native wire: netns guard, RawSender, PacketSender, Capture', () => {
   requireRoot();
   let pair: NetnsPair;
-  let listener: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    pair = createNetnsPair();
-    listener = await startListener(pair.b, 8080);
-  });
-  afterAll(() => {
-    listener?.kill('SIGKILL');
-    pair?.dispose();
-    expect(listTcplabNetns().filter((n) => n === pair.a || n === pair.b)).toEqual([]);
+  const usePair = usePairWithListener(8080);
+  beforeAll(() => {
+    pair = usePair();
   });
 
   it('the netns guard enters a namespace and always comes back to the thread\'s own', () => {

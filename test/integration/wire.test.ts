@@ -1,18 +1,18 @@
 // Wire against real kernels: ghost-address handshakes from namespace a to a listener in b (IPv4, IPv6),
 // expect/expectNone/packets(), the destination guard, offload flags, and a cross-check with raw-socket.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from '../helpers/root.js';
-import { createNetnsPair, listTcplabNetns, type NetnsPair } from '../helpers/netns-pair.js';
+import type { NetnsPair } from '../helpers/netns-pair.js';
 import { Wire, ExpectTimeoutError, type Captured } from '../../src/wire/wire.js';
 import { encode } from '../../src/wire/segment.js';
 import { readPcap } from '../../src/wire/pcap.js';
 import type { SegmentSpec, TcpOption } from '../../src/wire/types.js';
-import { startListener } from './wire-helpers.js';
+import { usePairWithListener } from './wire-helpers.js';
 
 const tsOf = (opts: readonly TcpOption[] | undefined): { val: number; ecr: number } | undefined =>
   opts?.find((o): o is Extract<TcpOption, { kind: 'ts' }> => o.kind === 'ts');
@@ -20,16 +20,9 @@ const tsOf = (opts: readonly TcpOption[] | undefined): { val: number; ecr: numbe
 describe('Wire', () => {
   requireRoot();
   let pair: NetnsPair;
-  let listener: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    pair = createNetnsPair();
-    listener = await startListener(pair.b, 8080);
-  });
-  afterAll(() => {
-    listener?.kill('SIGKILL');
-    pair?.dispose();
-    expect(listTcplabNetns().filter((n) => n === pair.a || n === pair.b)).toEqual([]);
+  const usePair = usePairWithListener(8080);
+  beforeAll(() => {
+    pair = usePair();
   });
 
   for (const family of [4, 6] as const) {
